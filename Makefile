@@ -1,0 +1,34 @@
+# Everyday commands. Run them inside the course's virtual environment (see README).
+PYTHON ?= python
+PYTEST = $(PYTHON) -m pytest -p no:cacheprovider
+WORKERS ?= 2
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+
+.PHONY: help test unit notebooks nbval book lab clean-notebooks launch-sync bench
+
+help:
+	@echo "make test      unit tests, every notebook (papermill + nbval), lab checks, book build"
+	@echo "make book      execute the notebooks (COURSE_PROFILE=smoke|full) and build the book"
+	@echo "make lab       open JupyterLab on the labs"
+	@echo "make clean-notebooks   strip outputs before committing (keeps nbval's outputs)"
+	@echo "make launch-sync       rewrite Colab badges/setup cells after editing _config.yml"
+
+# 1) unit tests + papermill run of every notebook (labs must fail their checks), in parallel;
+# 2) nbval compares the marked outputs of chapters and solutions;
+# 3) the book, built from the notebooks executed in step 1, warnings as errors.
+test:
+	$(PYTEST) -n $(WORKERS) -m "not book" tests
+	$(PYTEST) -n $(WORKERS) --dist loadfile --nbval-lax --nbval-current-env chapters solutions
+	$(PYTEST) -m book tests
+
+book:
+	$(PYTHON) tools/book.py
+
+lab:
+	$(PYTHON) -m jupyter lab labs/
+
+clean-notebooks:
+	$(PYTHON) tools/notebooks.py clean
+
+launch-sync:
+	$(PYTHON) tools/launch.py sync

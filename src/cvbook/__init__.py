@@ -1,0 +1,18 @@
+"""cvbook: the small helper package behind the course book.
+
+Notebooks import it so that they can stay about ideas rather than plumbing:
+
+- :mod:`cvbook.profiles` -- the ``smoke`` and ``full`` run profiles of every notebook;
+- :mod:`cvbook.data` -- datasets (Keras downloads, plus offline data bundled with scikit-learn
+  and scikit-image) with one consistent shape and value range;
+- :mod:`cvbook.plots` -- image grids, training curves and feature maps;
+- :mod:`cvbook.checks` -- the automatic checks of the labs;
+- :func:`set_seed` -- reproducible runs.
+
+Heavy imports (TensorFlow, Keras) happen inside functions, so ``import cvbook`` is quick.
+"""
+
+from .seed import set_seed
+
+__all__ = ["set_seed"]
+__version__ = "0.1.0"

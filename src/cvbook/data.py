@@ -1,0 +1,217 @@
+"""Datasets with one consistent layout.
+
+Every loader returns images as NHWC ``float32`` arrays in ``[0, 1]`` and integer labels.
+
+Two kinds of source:
+
+- ``mnist``, ``fashion_mnist``, ``cifar10``: the real datasets, through ``keras.datasets``.
+  Keras downloads each once into its cache folder (``~/.keras/datasets``). This is what you use
+  on your own machine and in Colab, and what the ``full`` profile runs.
+- ``digits``: the 1,797 real 8x8 handwritten digits that ship inside scikit-learn, and
+  :func:`photos`: colour photos that ship inside scikit-image and scikit-learn. No network
+  needed, so the ``smoke`` profile (tests, CI) uses them.
+
+A dataset that cannot be loaded raises :class:`DatasetError`, whose message names the dataset,
+the cache folder and the offline alternative. There is no silent substitute.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+
+import numpy as np
+
+KERAS_DATASETS = {
+    # name: (class names, download size for the error message)
+    "mnist": ([str(i) for i in range(10)], "11 MB"),
+    "fashion_mnist": (
+        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+        "30 MB",
+    ),
+    "cifar10": (
+        ["airplane", "automobile", "bird", "cat", "deer",
+         "dog", "frog", "horse", "ship", "truck"],
+        "163 MB",
+    ),
+}
+OFFLINE_DATASETS = ("digits",)
+DATASETS = tuple(KERAS_DATASETS) + OFFLINE_DATASETS
+
+# The photos bundled with scikit-image (first four) and scikit-learn (last two).
+PHOTO_NAMES = ("astronaut", "coffee", "chelsea", "rocket", "china", "flower")
+
+DOWNLOAD_TIMEOUT_S = 30  # a blocked network fails after this, instead of hanging
+
+
+class DatasetError(RuntimeError):
+    """A dataset could not be loaded; the message says why and what to do."""
+
+
+@dataclass
+class Dataset:
+    """Train and test splits of an image classification dataset."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str] = field(default_factory=list)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """Shape of one image, (height, width, channels)."""
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes."""
+        return len(self.class_names)
+
+    def __repr__(self) -> str:
+        return (f"Dataset({self.name!r}: train {self.x_train.shape}, test {self.x_test.shape}, "
+                f"{self.num_classes} classes, {self.x_train.dtype} in "
+                f"[{self.x_train.min():.1f}, {self.x_train.max():.1f}])")
+
+
+def keras_cache_dir() -> str:
+    """The folder where ``keras.datasets`` keeps its downloads."""
+    home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+    return os.path.join(home, "datasets")
+
+
+def _offline_hint(name: str) -> str:
+    return (f"Offline? Use the bundled dataset instead: load('digits') (handwritten digits "
+            f"shipped with scikit-learn), which is what the smoke profile runs "
+            f"(set COURSE_PROFILE=smoke or pass profile='smoke'). Or copy the {name} files "
+            f"Keras downloads into {keras_cache_dir()}.")
+
+
+def load(name: str, *, image_size: int | None = None, channels: int | None = None,
+         n_train: int | None = None, n_test: int | None = None, seed: int = 0) -> Dataset:
+    """Load an image classification dataset as NHWC float32 in [0, 1].
+
+    Args:
+        name: one of ``mnist``, ``fashion_mnist``, ``cifar10`` (downloaded by Keras) or
+            ``digits`` (offline, bundled with scikit-learn).
+        image_size: resize images to ``image_size x image_size`` (None keeps the size:
+            28 for MNIST and Fashion-MNIST, 32 for CIFAR-10, 8 for digits).
+        channels: 1 (grey) or 3 (colour); None keeps the dataset's own.
+        n_train, n_test: keep a random subset of this many examples (None keeps all).
+        seed: seed of the subset draw and of the digits train/test split.
+
+    Raises:
+        DatasetError: unknown name, bad argument, or a download / cache problem. The message
+            names the cache folder and the offline alternative.
+    """
+    if name not in DATASETS:
+        raise DatasetError(f"Unknown dataset {name!r}. Choose one of {', '.join(DATASETS)}; "
+                           f"for photos use cvbook.data.photos().")
+    if image_size is not None and (int(image_size) != image_size or not 4 <= image_size <= 512):
+        raise DatasetError(f"Bad image_size={image_size!r} for {name!r}: use an int in 4..512.")
+    if channels not in (None, 1, 3):
+        raise DatasetError(f"Bad channels={channels!r} for {name!r}: use 1, 3 or None.")
+    for arg, value in (("n_train", n_train), ("n_test", n_test)):
+        if value is not None and value < 1:
+            raise DatasetError(f"Bad {arg}={value!r} for {name!r}: use a positive int or None.")
+
+    if name == "digits":
+        (x_train, y_train), (x_test, y_test) = _load_digits(seed)
+        class_names = [str(i) for i in range(10)]
+    else:
+        (x_train, y_train), (x_test, y_test) = _load_keras(name)
+        class_names = KERAS_DATASETS[name][0]
+
+    rng = np.random.default_rng(seed)
+    x_train, y_train = _subset(x_train, y_train, n_train, rng)
+    x_test, y_test = _subset(x_test, y_test, n_test, rng)
+    x_train = _convert(x_train, image_size, channels)
+    x_test = _convert(x_test, image_size, channels)
+    return Dataset(name, x_train, y_train.astype("int32"), x_test, y_test.astype("int32"),
+                   class_names)
+
+
+def _load_digits(seed: int):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    images = (bunch.images / 16.0).astype("float32")[..., None]  # pixel values are 0..16
+    x_train, x_test, y_train, y_test = train_test_split(
+        images, bunch.target, test_size=0.25, random_state=seed, stratify=bunch.target)
+    return (x_train, y_train), (x_test, y_test)
+
+
+def _load_keras(name: str):
+    import keras
+
+    loader = getattr(keras.datasets, name).load_data
+    old_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(old_timeout or DOWNLOAD_TIMEOUT_S)
+    try:
+        (x_train, y_train), (x_test, y_test) = loader()
+    except Exception as err:  # network down, blocked, corrupt or partial cache file...
+        raise DatasetError(
+            f"Could not load the {name!r} dataset ({type(err).__name__}: {err}). "
+            f"Keras downloads it once (about {KERAS_DATASETS[name][1]}) into "
+            f"{keras_cache_dir()}; a half-downloaded file there can be deleted and fetched "
+            f"again. " + _offline_hint(name)) from None
+    finally:
+        socket.setdefaulttimeout(old_timeout)
+    x_train = x_train.astype("float32") / 255.0
+    x_test = x_test.astype("float32") / 255.0
+    if x_train.ndim == 3:  # grey images come without a channel axis
+        x_train, x_test = x_train[..., None], x_test[..., None]
+    return (x_train, y_train.reshape(-1)), (x_test, y_test.reshape(-1))
+
+
+def _subset(x, y, n, rng):
+    if n is None or n >= len(x):
+        return x, y
+    idx = np.sort(rng.permutation(len(x))[:n])
+    return x[idx], y[idx]
+
+
+def _convert(x: np.ndarray, image_size: int | None, channels: int | None) -> np.ndarray:
+    """Resize (antialiased bilinear) and change the number of channels."""
+    if image_size is not None and x.shape[1:3] != (image_size, image_size):
+        import tensorflow as tf
+
+        x = tf.image.resize(x, (image_size, image_size), antialias=True).numpy()
+    if channels == 3 and x.shape[-1] == 1:
+        x = np.repeat(x, 3, axis=-1)
+    elif channels == 1 and x.shape[-1] == 3:
+        x = (x @ np.array([0.299, 0.587, 0.114], dtype="float32"))[..., None]
+    return np.clip(x, 0.0, 1.0).astype("float32")
+
+
+def photos(size: int = 128, names=PHOTO_NAMES) -> tuple[np.ndarray, list[str]]:
+    """Colour photos that ship inside scikit-image and scikit-learn, offline.
+
+    Each photo is centre-cropped to a square and resized to ``size x size``.
+
+    Returns:
+        (images, names): images as float32 NHWC in [0, 1], and their names.
+    """
+    import skimage.data
+    from sklearn.datasets import load_sample_image
+
+    if int(size) != size or not 8 <= size <= 1024:
+        raise DatasetError(f"Bad size={size!r} for photos: use an int in 8..1024.")
+    out = []
+    for name in names:
+        if name in ("china", "flower"):
+            img = load_sample_image(f"{name}.jpg")
+        elif name in PHOTO_NAMES:
+            img = getattr(skimage.data, name)()
+        else:
+            raise DatasetError(f"Unknown photo {name!r}. Choose from {', '.join(PHOTO_NAMES)}.")
+        h, w = img.shape[:2]
+        s = min(h, w)
+        top, left = (h - s) // 2, (w - s) // 2
+        out.append(img[top:top + s, left:left + s, :3].astype("float32") / 255.0)
+    images = np.stack([_convert(im[None], size, 3)[0] for im in out])
+    return images, list(names)

@@ -1,0 +1,69 @@
+"""Small, readable figures: image grids, training curves, feature maps."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def show_images(images, titles=None, ncols: int = 8, size: float = 1.3, title: str | None = None,
+                cmap: str = "gray", vmin: float = 0.0, vmax: float = 1.0):
+    """Show images (NHWC, NHW, or a list of HWC / HW arrays; values in [vmin, vmax]) as a grid.
+
+    ``titles`` is an optional list of short strings, one per image (labels, predictions...).
+    Pass ``vmin=None, vmax=None`` to scale each image to its own range (feature maps).
+    """
+    images = [np.asarray(im) for im in images]  # a list may mix grey and colour images
+    images = [im[..., 0] if im.ndim == 3 and im.shape[-1] == 1 else im for im in images]
+    n = len(images)
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if title else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(np.clip(images[i], vmin, vmax) if vmin is not None else images[i],
+                      cmap=cmap, vmin=vmin, vmax=vmax)
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    plt.show()
+
+
+def plot_history(history, metrics=("loss", "accuracy"), title: str | None = None):
+    """Plot training curves from a Keras ``History`` (or its ``.history`` dict).
+
+    One panel per metric, training and validation (``val_...``) together, epochs on x.
+    """
+    hist = getattr(history, "history", history)
+    metrics = [m for m in metrics if m in hist]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics):
+        epochs = np.arange(1, len(hist[metric]) + 1)
+        ax.plot(epochs, hist[metric], "o-", label="training", markersize=3)
+        if f"val_{metric}" in hist:
+            ax.plot(epochs, hist[f"val_{metric}"], "s-", label="validation", markersize=3)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    plt.show()
+
+
+def show_feature_maps(maps, n: int = 16, ncols: int = 8, title: str | None = None):
+    """Show the first ``n`` channels of one image's feature maps (H, W, C), each scaled alone."""
+    maps = np.asarray(maps)
+    if maps.ndim == 4:
+        maps = maps[0]
+    n = min(n, maps.shape[-1])
+    channels = np.moveaxis(maps[..., :n], -1, 0)
+    show_images(channels, titles=[f"ch {i}" for i in range(n)], ncols=ncols,
+                       cmap="viridis", vmin=None, vmax=None, title=title)

@@ -1,0 +1,108 @@
+"""The two run profiles of every notebook, in one place.
+
+- ``smoke``: CPU, tiny offline data, seconds to a minute. The tests and CI run this.
+- ``full``: the real datasets and real epochs, meant for a GPU. The book's results come from it.
+
+Both profiles run exactly the same code; only the knobs below change. A notebook picks its
+profile without being edited, in this order:
+
+1. its papermill parameter ``profile`` (``papermill nb.ipynb out.ipynb -p profile full``);
+2. the ``COURSE_PROFILE`` environment variable (``COURSE_PROFILE=full jupyter lab``);
+3. otherwise ``full`` when TensorFlow sees a GPU, else ``smoke``.
+
+Usage in a notebook::
+
+    cfg = profiles.config("cnn-training", profile)   # profile from the parameters cell
+    cfg.epochs, cfg.dataset                         # the knobs of this notebook
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from types import SimpleNamespace
+
+PROFILE_NAMES = ("smoke", "full")
+ENV_VAR = "COURSE_PROFILE"
+RESULTS_ENV_VAR = "COURSE_RESULTS_DIR"
+
+# notebook key -> profile -> knobs. Keep the keys of both profiles identical.
+PROFILES: dict[str, dict[str, dict]] = {
+    "cnn-blocks": {
+        "smoke": dict(photo_size=64),
+        "full": dict(photo_size=128),
+    },
+    "cnn-training": {
+        "smoke": dict(dataset="digits", image_size=16, channels=1, n_train=None, n_test=None,
+                      epochs=12, batch_size=32, dropout=0.25, target_accuracy=0.95,
+                      n_overfit=150, overfit_epochs=40),
+        "full": dict(dataset="fashion_mnist", image_size=28, channels=1, n_train=None,
+                     n_test=None, epochs=15, batch_size=128, dropout=0.25, target_accuracy=0.90,
+                     n_overfit=1000, overfit_epochs=40),
+    },
+    "lab-cnn": {
+        "smoke": dict(dataset="digits", image_size=16, channels=1, epochs=12, batch_size=32,
+                      target_accuracy=0.93),
+        "full": dict(dataset="fashion_mnist", image_size=28, channels=1, epochs=8,
+                     batch_size=128, target_accuracy=0.88),
+    },
+}
+
+
+def resolve(profile: str | None = None) -> str:
+    """Return the profile to run: the argument, else ``$COURSE_PROFILE``, else by hardware."""
+    chosen = profile or os.environ.get(ENV_VAR) or None
+    if chosen is None:
+        import tensorflow as tf
+
+        chosen = "full" if tf.config.list_physical_devices("GPU") else "smoke"
+    if chosen not in PROFILE_NAMES:
+        raise ValueError(f"Unknown profile {chosen!r}: use one of {PROFILE_NAMES} "
+                         f"(from the 'profile' parameter or ${ENV_VAR}).")
+    return chosen
+
+
+class Config(SimpleNamespace):
+    """The knobs of one notebook in one profile, as attributes (``cfg.epochs``)."""
+
+    def record(self, **metrics) -> None:
+        """Report a notebook's results (accuracy, scores...) in a machine-readable way.
+
+        Prints them, and when ``$COURSE_RESULTS_DIR`` is set (the benchmark sets it) also
+        merges them into ``<dir>/<notebook>.json``.
+        """
+        metrics = {k: (float(v) if hasattr(v, "__float__") and not isinstance(v, (bool, int))
+                       else v) for k, v in metrics.items()}
+        print("results:", ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                    for k, v in metrics.items()))
+        out_dir = os.environ.get(RESULTS_ENV_VAR)
+        if out_dir:
+            os.makedirs(out_dir, exist_ok=True)
+            path = os.path.join(out_dir, f"{self.notebook}.json")
+            data = {}
+            if os.path.exists(path):
+                with open(path) as f:
+                    data = json.load(f)
+            data.update(notebook=self.notebook, profile=self.profile, **metrics)
+            with open(path, "w") as f:
+                json.dump(data, f, indent=1)
+
+
+def config(notebook: str, profile: str | None = None, **overrides) -> Config:
+    """The knobs of ``notebook`` in the resolved profile.
+
+    Keyword ``overrides`` that are not None replace single knobs (so a parameters cell can
+    say ``epochs = None`` and papermill can pass ``-p epochs 3``).
+    """
+    if notebook not in PROFILES:
+        raise KeyError(f"No profiles for notebook {notebook!r}; known: {sorted(PROFILES)}")
+    name = resolve(profile)
+    knobs = dict(PROFILES[notebook][name])
+    for key, value in overrides.items():
+        if key not in knobs:
+            raise KeyError(f"{key!r} is not a knob of {notebook!r}: {sorted(knobs)}")
+        if value is not None:
+            knobs[key] = value
+    cfg = Config(notebook=notebook, profile=name, **knobs)
+    print(f"profile: {name}  |  " + ", ".join(f"{k}={v}" for k, v in knobs.items()))
+    return cfg

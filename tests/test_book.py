@@ -1,0 +1,24 @@
+"""Build the book from the executed notebooks, warnings as errors (runs after the notebooks)."""
+
+import os
+
+import pytest
+import yaml
+
+import book
+
+
+@pytest.mark.book
+def test_book_builds_from_executed_notebooks():
+    index = book.build("smoke", strict=True)
+    assert os.path.exists(index)
+    with open(os.path.join(book.ROOT, "_toc.yml")) as f:
+        toc = yaml.safe_load(f)
+    for part in toc["parts"]:
+        for chapter in part["chapters"]:
+            page = os.path.join(book.HTML, chapter["file"] + ".html")
+            assert os.path.exists(page), page
+            html = open(page, encoding="utf-8").read()
+            if chapter["file"].startswith(("chapters/", "solutions/")):
+                assert "<img" in html, f"{page} shows no executed figure"
+                assert "colab.research.google.com" in html  # launch button

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from cvbook import data
+
+
+def test_digits_layout_and_split():
+    ds = data.load("digits")
+    assert ds.x_train.shape == (1347, 8, 8, 1) and ds.x_test.shape == (450, 8, 8, 1)
+    assert ds.x_train.dtype == np.float32
+    assert 0.0 == ds.x_train.min() and ds.x_train.max() == 1.0
+    assert ds.y_train.dtype == np.int32 and set(np.unique(ds.y_test)) == set(range(10))
+    assert ds.num_classes == 10 and ds.image_shape == (8, 8, 1)
+
+
+def test_digits_resize_channels_and_subset():
+    ds = data.load("digits", image_size=28, channels=3, n_train=100, n_test=30)
+    assert ds.x_train.shape == (100, 28, 28, 3) and ds.x_test.shape == (30, 28, 28, 3)
+    assert 0.0 <= ds.x_train.min() and ds.x_train.max() <= 1.0
+    assert np.allclose(ds.x_train[..., 0], ds.x_train[..., 2])  # grey copied to RGB
+    again = data.load("digits", image_size=28, channels=3, n_train=100, n_test=30)
+    assert np.array_equal(ds.y_train, again.y_train)  # same seed, same subset
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(name="imagenet"), ["Unknown dataset", "digits"]),
+    (dict(name="digits", image_size=0), ["image_size"]),
+    (dict(name="digits", image_size=2.5), ["image_size"]),
+    (dict(name="digits", channels=2), ["channels"]),
+    (dict(name="mnist", n_train=0), ["n_train"]),
+])
+def test_bad_requests_raise_one_clear_error(kwargs, words):
+    with pytest.raises(data.DatasetError) as err:
+        data.load(**kwargs)
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_keras_download_failure_names_cache_and_offline_alternative(monkeypatch, tmp_path):
+    import keras
+
+    def no_network():
+        raise Exception("URL fetch failure: [Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", no_network)
+    with pytest.raises(data.DatasetError) as err:
+        data.load("fashion_mnist")
+    msg = str(err.value)
+    assert "'fashion_mnist'" in msg and str(tmp_path / "datasets") in msg
+    assert "load('digits')" in msg and "COURSE_PROFILE=smoke" in msg
+    assert err.value.__cause__ is None  # no Keras stack trace chained under it
+
+
+def test_corrupt_cache_file_gives_clear_error(monkeypatch, tmp_path):
+    """A truncated mnist.npz in the cache: Keras fails deep inside NumPy; we say what to do."""
+    cache = tmp_path / "datasets"
+    cache.mkdir()
+    (cache / "mnist.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    import socket
+
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: (_ for _ in ()).throw(
+        OSError("network disabled in tests")))
+    with pytest.raises(data.DatasetError) as err:
+        data.load("mnist")
+    assert "'mnist'" in str(err.value) and str(cache) in str(err.value)
+
+
+def test_photos_are_square_colour_and_bundled():
+    images, names = data.photos(size=32)
+    assert images.shape == (6, 32, 32, 3) and images.dtype == np.float32
+    assert names[0] == "astronaut" and 0.0 <= images.min() and images.max() <= 1.0
+    assert images.std(axis=(1, 2, 3)).min() > 0.05  # real photos, not blank arrays
+    with pytest.raises(data.DatasetError):
+        data.photos(names=["lena"])

@@ -1,0 +1,27 @@
+"""Execute every notebook with papermill in the smoke profile.
+
+Chapters and solutions must run green. A shipped lab must fail: its first check has to stop it
+with a LabCheckError (a hint for the learner), not with any other error.
+Executed copies land in _build/executed/smoke/ where the book build reuses them.
+"""
+
+import os
+
+import pytest
+from papermill.exceptions import PapermillExecutionError
+
+import notebooks as nbtools
+
+
+@pytest.mark.parametrize("rel", nbtools.notebooks())
+def test_notebook_runs_in_smoke_profile(rel):
+    if rel.startswith("labs" + os.sep):
+        with pytest.raises(PapermillExecutionError) as err:
+            nbtools.execute(rel, "smoke")
+        assert err.value.ename == "LabCheckError", (
+            f"the shipped lab should stop at a check, not with {err.value.ename}: "
+            f"{err.value.evalue}")
+        assert "TODO" in err.value.evalue
+    else:
+        nbtools.execute(rel, "smoke")
+        assert nbtools.is_fresh(rel, "smoke")

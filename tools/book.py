@@ -1,0 +1,87 @@
+"""Build the book from executed notebooks, without running any notebook twice.
+
+    python tools/book.py [--profile smoke|full] [--no-strict]
+
+1. Every chapter and solution is executed with papermill into _build/executed/<profile>/,
+   unless an executed copy of its current source is already there (the tests leave one).
+2. The book sources are staged in _build/book-src/ with those executed notebooks (labs stay
+   as the learner gets them) and notebook execution switched off.
+3. `jupyter-book build` renders it to _build/html/ with warnings treated as errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import yaml
+
+import notebooks as nbtools
+
+ROOT = nbtools.ROOT
+STAGE = os.path.join(ROOT, "_build", "book-src")
+HTML = os.path.join(ROOT, "_build", "html")
+BOOK_FILES = ("_config.yml", "_toc.yml", "intro.md", "results.md")
+
+
+def stage(profile: str) -> None:
+    """Copy the book's sources into STAGE, using executed notebooks where they exist."""
+    shutil.rmtree(STAGE, ignore_errors=True)
+    os.makedirs(STAGE)
+    for name in BOOK_FILES:
+        if os.path.exists(os.path.join(ROOT, name)):
+            shutil.copy(os.path.join(ROOT, name), STAGE)
+    with open(os.path.join(STAGE, "_config.yml")) as f:
+        config = yaml.safe_load(f)
+    config["execute"]["execute_notebooks"] = "off"  # already executed
+    with open(os.path.join(STAGE, "_config.yml"), "w") as f:
+        yaml.safe_dump(config, f, sort_keys=False)
+    for rel in nbtools.notebooks():
+        src = nbtools.executed_path(rel, profile)
+        if rel.startswith("labs" + os.sep):
+            src = os.path.join(ROOT, rel)
+        nb = nbformat.read(src, as_version=4)
+        for cell in nb.cells:  # papermill's injected-parameters cell is noise in the book
+            if "injected-parameters" in cell.metadata.get("tags", []):
+                cell.metadata["tags"].append("remove-cell")
+        dest = os.path.join(STAGE, rel)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        nbformat.write(nb, dest)
+
+
+def build(profile: str = "smoke", strict: bool = True) -> str:
+    """Execute what is stale, stage, and render the book; returns the path of index.html."""
+    for rel in nbtools.notebooks():
+        if rel.startswith("labs" + os.sep) or nbtools.is_fresh(rel, profile):
+            continue
+        print(f"executing {rel} [{profile}]", flush=True)
+        nbtools.execute(rel, profile, progress_bar=True)
+    stage(profile)
+    jb = os.path.join(os.path.dirname(sys.executable), "jupyter-book")
+    cmd = [jb if os.path.exists(jb) else "jupyter-book", "build", STAGE, "--path-output",
+           os.path.join(ROOT, "_build", "book-out")]
+    if strict:
+        cmd += ["--warningiserror", "--keep-going"]
+    subprocess.run(cmd, check=True)
+    shutil.rmtree(HTML, ignore_errors=True)
+    shutil.copytree(os.path.join(ROOT, "_build", "book-out", "_build", "html"), HTML)
+    index = os.path.join(HTML, "index.html")
+    print(f"book: {index}")
+    return index
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default=os.environ.get("COURSE_PROFILE", "smoke"))
+    parser.add_argument("--no-strict", action="store_true", help="warnings are not errors")
+    args = parser.parse_args(argv)
+    build(args.profile, strict=not args.no_strict)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Keep every notebook's Colab badge and setup cell in line with `_config.yml`.
+
+The repository URL lives in one place, `_config.yml` (`repository.url` and `.branch`). Each
+notebook in chapters/, labs/ and solutions/ starts with two generated cells:
+
+1. a markdown cell with an "Open in Colab" badge for that notebook (tag ``launch-badge``);
+2. a code cell that installs what is missing -- the course package from the repository and
+   keras-cv -- without touching TensorFlow; it does nothing where both are installed
+   (tag ``launch-setup``).
+
+Usage::
+
+    python tools/launch.py sync    # rewrite the two cells (after a fork edits _config.yml)
+    python tools/launch.py check   # exit 1 and list notebooks that are out of date
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+
+import nbformat
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FOLDERS = ("chapters", "labs", "solutions")
+BADGE_TAG, SETUP_TAG = "launch-badge", "launch-setup"
+KERAS_CV = "keras-cv==0.9.0"
+
+
+def repository(root: str = ROOT) -> tuple[str, str]:
+    """(url, branch) of the course repository, from `_config.yml`."""
+    with open(os.path.join(root, "_config.yml")) as f:
+        repo = yaml.safe_load(f)["repository"]
+    return repo["url"].rstrip("/"), repo.get("branch", "main")
+
+
+def notebooks(root: str = ROOT) -> list[str]:
+    """Every course notebook, as paths relative to the root."""
+    paths = []
+    for folder in FOLDERS:
+        paths += glob.glob(os.path.join(root, folder, "**", "*.ipynb"), recursive=True)
+    return sorted(os.path.relpath(p, root) for p in paths if ".ipynb_checkpoints" not in p)
+
+
+def badge_source(rel_path: str, url: str, branch: str) -> str:
+    github = url.split("github.com/", 1)[1]
+    colab = f"https://colab.research.google.com/github/{github}/blob/{branch}/{rel_path}"
+    return ("[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"({colab})")
+
+
+def setup_source(url: str, branch: str) -> str:
+    return (
+        "# Setup for Colab or a fresh machine: installs the course package and keras-cv if they\n"
+        "# are missing (never TensorFlow, which Colab already has). Does nothing locally.\n"
+        "import importlib.util, subprocess, sys\n"
+        "_missing = [pkg for module, pkg in [\n"
+        f"    (\"keras_cv\", \"{KERAS_CV}\"),\n"
+        f"    (\"cvbook\", \"cvbook @ git+{url}@{branch}\"),\n"
+        "] if importlib.util.find_spec(module) is None]\n"
+        "if _missing:\n"
+        "    subprocess.check_call([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", *_missing])"
+    )
+
+
+def _expected(rel_path: str, url: str, branch: str):
+    badge = nbformat.v4.new_markdown_cell(badge_source(rel_path, url, branch))
+    badge.metadata["tags"] = [BADGE_TAG, "remove-cell"]
+    setup = nbformat.v4.new_code_cell(setup_source(url, branch))
+    setup.metadata["tags"] = [SETUP_TAG, "remove-cell"]
+    return badge, setup
+
+
+def problems(rel_path: str, root: str = ROOT) -> list[str]:
+    """What is wrong with one notebook's launch cells (empty when all is well)."""
+    url, branch = repository(root)
+    nb = nbformat.read(os.path.join(root, rel_path), as_version=4)
+    want = _expected(rel_path, url, branch)
+    out = []
+    for i, (cell, tag) in enumerate(zip(want, (BADGE_TAG, SETUP_TAG))):
+        have = nb.cells[i] if len(nb.cells) > i else None
+        if have is None or tag not in have.metadata.get("tags", []):
+            out.append(f"{rel_path}: cell {i} should be the generated '{tag}' cell")
+        elif have.source != cell.source:
+            out.append(f"{rel_path}: the '{tag}' cell does not match _config.yml "
+                       f"({url}@{branch})")
+    return out
+
+
+def sync(rel_path: str, root: str = ROOT) -> bool:
+    """Rewrite one notebook's launch cells; returns True if the file changed."""
+    url, branch = repository(root)
+    path = os.path.join(root, rel_path)
+    nb = nbformat.read(path, as_version=4)
+    tags = (BADGE_TAG, SETUP_TAG)
+    body = [c for c in nb.cells if not set(tags) & set(c.metadata.get("tags", []))]
+    old = [c for c in nb.cells if set(tags) & set(c.metadata.get("tags", []))]
+    new = list(_expected(rel_path, url, branch))
+    for cell, prev in zip(new, old):
+        cell.id = prev.get("id", cell.id)  # keep ids stable across syncs
+    if [c.source for c in old] == [c.source for c in new] and nb.cells[:2] == old:
+        return False
+    nb.cells = new + body
+    nbformat.write(nb, path)
+    return True
+
+
+def main(argv: list[str]) -> int:
+    cmd = argv[1] if len(argv) > 1 else "check"
+    if cmd == "sync":
+        changed = [p for p in notebooks() if sync(p)]
+        print(f"updated {len(changed)} notebook(s)" + "".join(f"\n  {p}" for p in changed))
+        return 0
+    if cmd == "check":
+        found = [msg for p in notebooks() for msg in problems(p)]
+        print("\n".join(found) or f"launch cells OK in {len(notebooks())} notebooks")
+        return 1 if found else 0
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,163 @@
+"""Execute, clean and refresh the course notebooks.
+
+    python tools/notebooks.py run [--profile full] [PATH ...]   # execute into _build/executed/
+    python tools/notebooks.py clean [PATH ...]                   # strip outputs (keep nbval's)
+    python tools/notebooks.py refresh-checked [PATH ...]         # re-record nbval's outputs
+
+Executed notebooks go to ``_build/executed/<profile>/<path>`` with the hash of their source in
+their metadata, so the book build (and the tests) can reuse them instead of running a notebook
+again. Labs are exercises: executing one stops at its first check, as it does for a learner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import os
+import sys
+
+import nbformat
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FOLDERS = ("chapters", "labs", "solutions")
+EXECUTED = os.path.join(ROOT, "_build", "executed")
+CHECK_MARK = "NBVAL_CHECK_OUTPUT"
+
+
+def notebooks(folders=FOLDERS) -> list[str]:
+    """Course notebooks, relative to the repository root."""
+    paths = []
+    for folder in folders:
+        paths += glob.glob(os.path.join(ROOT, folder, "**", "*.ipynb"), recursive=True)
+    return sorted(os.path.relpath(p, ROOT) for p in paths if ".ipynb_checkpoints" not in p)
+
+
+def source_hash(rel_path: str) -> str:
+    """SHA-256 of a notebook's cell sources and tags (outputs and ids do not count)."""
+    nb = nbformat.read(os.path.join(ROOT, rel_path), as_version=4)
+    h = hashlib.sha256()
+    for cell in nb.cells:
+        h.update(cell.cell_type.encode() + b"\0" + cell.source.encode() + b"\0")
+        h.update(",".join(cell.metadata.get("tags", [])).encode() + b"\0")
+    return h.hexdigest()
+
+
+def executed_path(rel_path: str, profile: str) -> str:
+    return os.path.join(EXECUTED, profile, rel_path)
+
+
+def is_fresh(rel_path: str, profile: str) -> bool:
+    """True when an executed copy of the current source exists for this profile."""
+    out = executed_path(rel_path, profile)
+    if not os.path.exists(out):
+        return False
+    meta = nbformat.read(out, as_version=4).metadata.get("cvbook", {})
+    return meta.get("source_sha256") == source_hash(rel_path) and meta.get("ok", False)
+
+
+def execute(rel_path: str, profile: str = "smoke", parameters: dict | None = None,
+            progress_bar: bool = False) -> str:
+    """Run one notebook with papermill in ``profile``; returns the executed copy's path.
+
+    Raises papermill's ``PapermillExecutionError`` when a cell fails; the executed copy is
+    still written (with ``ok: false``), so the failing output can be inspected.
+    """
+    import papermill as pm
+
+    out = executed_path(rel_path, profile)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    env_profile = os.environ.get("COURSE_PROFILE")
+    os.environ["COURSE_PROFILE"] = profile  # also reaches code that reads the variable
+    digest = source_hash(rel_path)
+    ok = False
+    try:
+        pm.execute_notebook(os.path.join(ROOT, rel_path), out,
+                            parameters={"profile": profile, **(parameters or {})},
+                            cwd=os.path.dirname(os.path.join(ROOT, rel_path)),
+                            kernel_name="python3", progress_bar=progress_bar, log_output=False)
+        ok = True
+    finally:
+        if env_profile is None:
+            os.environ.pop("COURSE_PROFILE", None)
+        else:
+            os.environ["COURSE_PROFILE"] = env_profile
+        if os.path.exists(out):
+            nb = nbformat.read(out, as_version=4)
+            nb.metadata["cvbook"] = {"source_sha256": digest, "profile": profile, "ok": ok}
+            nbformat.write(nb, out)
+    return out
+
+
+def is_checked(cell) -> bool:
+    """True for a code cell whose output nbval compares."""
+    return cell.cell_type == "code" and CHECK_MARK in cell.source
+
+
+def clean(rel_path: str, keep_from=None) -> bool:
+    """Strip outputs and execution counts, except in the cells nbval checks.
+
+    With ``keep_from`` (an executed copy of the same notebook), the checked cells take their
+    outputs from it. Returns True if the file changed.
+    """
+    path = os.path.join(ROOT, rel_path)
+    nb = nbformat.read(path, as_version=4)
+    before = nbformat.writes(nb)
+    fresh = {}
+    if keep_from is not None:
+        done = nbformat.read(keep_from, as_version=4)
+        fresh = {c.source: c.outputs for c in done.cells if is_checked(c)}
+    checked = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.execution_count = None
+        if is_checked(cell):
+            # nbval ignores stored outputs of a cell without an execution count
+            checked += 1
+            cell.execution_count = checked
+            outputs = fresh.get(cell.source, cell.outputs)
+            for output in outputs:
+                if "execution_count" in output:
+                    output["execution_count"] = checked
+            cell.outputs = outputs
+        else:
+            cell.outputs = []
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)
+    after = nbformat.writes(nb)
+    if after != before:
+        with open(path, "w") as f:
+            f.write(after)
+    return after != before
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["run", "clean", "refresh-checked"])
+    parser.add_argument("paths", nargs="*", help="notebooks (default: all)")
+    parser.add_argument("--profile", default=os.environ.get("COURSE_PROFILE", "smoke"))
+    parser.add_argument("--force", action="store_true", help="run even if up to date")
+    args = parser.parse_args(argv)
+    paths = [os.path.relpath(os.path.abspath(p), ROOT) for p in args.paths] or notebooks()
+    for rel in paths:
+        if args.command == "clean":
+            print(("cleaned " if clean(rel) else "clean   ") + rel)
+        elif args.command == "run":
+            if rel.startswith("labs" + os.sep):
+                print(f"skip    {rel} (a lab stops at its first check)")
+            elif is_fresh(rel, args.profile) and not args.force:
+                print(f"fresh   {rel}")
+            else:
+                print(f"run     {rel} [{args.profile}]", flush=True)
+                execute(rel, args.profile, progress_bar=True)
+        else:  # refresh-checked: record the outputs nbval compares (smoke profile)
+            print(f"refresh {rel}", flush=True)
+            clean(rel, keep_from=execute(rel, "smoke", progress_bar=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
