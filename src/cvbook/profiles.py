@@ -40,6 +40,16 @@ PROFILES: dict[str, dict[str, dict]] = {
                      n_test=None, epochs=15, batch_size=128, dropout=0.25, target_accuracy=0.90,
                      n_overfit=1000, overfit_epochs=40),
     },
+    "augmentation": {
+        "smoke": dict(photo_size=96, dataset="digits", image_size=16, channels=1, n_train=300,
+                      epochs=30, batch_size=32, horizontal_flip=False, margin=0.03),
+        "full": dict(photo_size=160, dataset="cifar10", image_size=32, channels=3, n_train=5000,
+                     epochs=60, batch_size=64, horizontal_flip=True, margin=0.0),
+    },
+    "lab-augmentation": {
+        "smoke": dict(image_size=64),
+        "full": dict(image_size=128),
+    },
     "lab-cnn": {
         "smoke": dict(dataset="digits", image_size=16, channels=1, epochs=12, batch_size=32,
                       target_accuracy=0.93),

@@ -21,5 +21,8 @@ def set_seed(seed: int = 42, deterministic: bool = True) -> None:
     random.seed(seed)
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)  # Python, NumPy and the backend's global seed
+    # TensorFlow's global random generator (keras-cv layers draw from it) must exist before
+    # op determinism is enabled, or drawing from it raises an error.
+    tf.random.set_global_generator(tf.random.Generator.from_seed(seed))
     if deterministic:
         tf.config.experimental.enable_op_determinism()

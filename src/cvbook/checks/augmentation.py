@@ -1,0 +1,131 @@
+"""Checks for the augmentation lab."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import expect, passed, require
+
+# The spec of Exercise 1 (pet photos, values in [0, 1]).
+MAX_ROTATION = 0.1  # fraction of a full turn
+MAX_ZOOM = 0.2
+MAX_BRIGHTNESS = 0.2
+
+
+def _bounds(factor) -> float:
+    """Largest magnitude a Keras factor allows (a number or a (low, high) pair)."""
+    if isinstance(factor, (tuple, list)):
+        return max(abs(float(f)) for f in factor)
+    return abs(float(factor))
+
+
+def check_pipeline(augment, images) -> None:
+    """The learner's pipeline must meet the spec, layer by layer and on real images."""
+    import keras
+
+    require(augment, "augment")
+    expect(isinstance(augment, keras.Sequential),
+           "`augment` should be a keras.Sequential of augmentation layers.")
+    by_type = {}
+    for layer in augment.layers:
+        by_type.setdefault(type(layer).__name__, []).append(layer)
+    allowed = {"RandomFlip", "RandomRotation", "RandomZoom", "RandomBrightness"}
+    extra = sorted(set(by_type) - allowed)
+    expect(not extra, f"The spec has no {', '.join(extra)}: use only a flip, a rotation, a zoom "
+           f"and a brightness change.")
+    for name in sorted(allowed):
+        expect(len(by_type.get(name, [])) == 1, f"The pipeline needs exactly one {name} layer.")
+    flip = by_type["RandomFlip"][0]
+    expect(flip.mode == "horizontal",
+           f"RandomFlip uses mode='{flip.mode}'. Pets are never upside down in photos: flip "
+           f"left-right only, RandomFlip('horizontal').")
+    rot = _bounds(by_type["RandomRotation"][0].factor)
+    expect(rot <= MAX_ROTATION + 1e-9,
+           f"RandomRotation can turn images by up to {rot:g} of a full turn ({rot * 360:.0f}°); "
+           f"the spec allows at most {MAX_ROTATION} ({MAX_ROTATION * 360:.0f}°). The factor is a "
+           f"fraction of 2π, not degrees.")
+    expect(rot > 0, "RandomRotation(0) never rotates: use a factor up to 0.1.")
+    zoom = by_type["RandomZoom"][0]
+    z = max(_bounds(zoom.height_factor), _bounds(zoom.width_factor or 0))
+    expect(0 < z <= MAX_ZOOM + 1e-9, f"RandomZoom goes up to {z:g}; the spec says at most "
+           f"{MAX_ZOOM} (20%).")
+    bright = by_type["RandomBrightness"][0]
+    vr = tuple(float(v) for v in bright.value_range)
+    expect(vr == (0.0, 1.0),
+           f"RandomBrightness assumes pixel values in {vr}, but the photos are in [0, 1]: pass "
+           f"value_range=(0, 1), or brightness changes of up to 255x the image range follow.")
+    b = _bounds(bright.factor)
+    expect(0 < b <= MAX_BRIGHTNESS + 1e-9,
+           f"RandomBrightness factor {b:g}; the spec says at most {MAX_BRIGHTNESS}.")
+    out = np.asarray(augment(images, training=True))
+    expect(out.shape == images.shape, f"The pipeline changes the shape {images.shape} -> "
+           f"{out.shape}; augmentations here must keep the image size.")
+    expect(out.min() >= -1e-6 and out.max() <= 1 + 1e-6,
+           f"Augmented values leave [0, 1]: [{out.min():.2f}, {out.max():.2f}].")
+    passed("the pipeline meets the spec")
+
+
+def check_inactive_detector(fn, augment, images) -> None:
+    """``fn(layer, images)`` must tell a training-only augmentation from the two wrong kinds."""
+    import keras
+
+    require(fn, "is_inactive_at_inference")
+
+    class AlwaysNoisy(keras.layers.Layer):
+        """Adds noise even at inference: the classic bug of a hand-written augmentation."""
+
+        def call(self, x, training=None):
+            return x + keras.random.normal(keras.ops.shape(x), stddev=0.1, seed=1)
+
+    identity = keras.layers.Identity()
+    cases = [
+        (augment, True, "your pipeline: active in training, inactive at inference"),
+        (AlwaysNoisy(), False, "a layer that adds noise even at inference (training=False)"),
+        (identity, False, "a layer that never changes anything, even in training"),
+    ]
+    for layer, want, what in cases:
+        got = fn(layer, images)
+        expect(got is not None, "is_inactive_at_inference returned None: return True or False.")
+        expect(bool(got) == want,
+               f"is_inactive_at_inference said {bool(got)} for {what}; expected {want}. Compare "
+               f"layer(images, training=False) with the images (must be equal) AND "
+               f"layer(images, training=True) with them (must differ).")
+    passed("you can prove an augmentation is off at inference")
+
+
+SAFE = {
+    "digits": {"small_rotation", "zoom", "shift", "brightness"},
+    "pets": {"horizontal_flip", "small_rotation", "zoom", "shift", "brightness"},
+    "satellite": {"horizontal_flip", "vertical_flip", "rotate_180", "small_rotation", "zoom",
+                  "shift", "brightness"},
+}
+OPTIONS = SAFE["satellite"]
+WHY_UNSAFE = {
+    ("digits", "horizontal_flip"): "a mirrored 2, 3 or 7 is not a digit any more",
+    ("digits", "vertical_flip"): "flipped upside down, a 6 looks like a 9",
+    ("digits", "rotate_180"): "a 6 turned half a turn is a 9: the label changes",
+    ("pets", "vertical_flip"): "pet photos are never upside down, so this teaches nothing "
+                               "useful and wastes capacity",
+    ("pets", "rotate_180"): "pet photos are never upside down",
+}
+
+
+def check_safe_choices(safe: dict) -> None:
+    """Only label-preserving augmentations, and enough of them, for each dataset."""
+    require(safe, "safe")
+    for dataset, right in SAFE.items():
+        chosen = require(safe.get(dataset), f"safe[{dataset!r}]")
+        chosen = set(chosen)
+        unknown = chosen - OPTIONS
+        expect(not unknown, f"{dataset}: unknown option(s) {sorted(unknown)}; choose from "
+               f"{sorted(OPTIONS)}.")
+        for option in sorted(chosen - right):
+            expect(False, f"{dataset}: {option} is not safe: {WHY_UNSAFE[(dataset, option)]}.")
+        if dataset == "satellite":
+            expect({"vertical_flip", "rotate_180"} <= chosen,
+                   "satellite: seen from above there is no 'up': vertical flips and half turns "
+                   "are safe and useful.")
+        missing = right - chosen
+        expect(len(missing) <= 1, f"{dataset}: you left out {sorted(missing)}, which keep the "
+               f"label true. Use the safe variety you have.")
+    passed("augmentations chosen to keep every label true")
