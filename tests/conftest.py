@@ -1,4 +1,8 @@
-"""Shared setup for the tests: quiet TensorFlow, the smoke profile, and the tools on the path."""
+"""Shared setup for the tests: quiet TensorFlow, the smoke profile, and the tools on the path.
+
+Do not set MPLBACKEND here: notebook kernels inherit the environment, and a non-inline backend
+would silently drop every figure from the executed notebooks (and so from the book).
+"""
 
 import os
 import sys
@@ -9,4 +13,3 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 # Set before TensorFlow is imported here or in any notebook kernel (kernels inherit them).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ["COURSE_PROFILE"] = "smoke"
-os.environ.setdefault("MPLBACKEND", "Agg")

@@ -25,3 +25,16 @@ def test_notebook_runs_in_smoke_profile(rel):
     else:
         nbtools.execute(rel, "smoke")
         assert nbtools.is_fresh(rel, "smoke")
+
+
+def test_executed_notebooks_keep_their_figures():
+    """A kernel with a non-inline matplotlib backend would drop every figure silently."""
+    import nbformat
+
+    rel = "chapters/01_cnn_building_blocks.ipynb"
+    if not nbtools.is_fresh(rel, "smoke"):
+        nbtools.execute(rel, "smoke")
+    nb = nbformat.read(nbtools.executed_path(rel, "smoke"), as_version=4)
+    pngs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+            if "image/png" in o.get("data", {})]
+    assert len(pngs) >= 5
