@@ -25,7 +25,7 @@ import notebooks as nbtools
 ROOT = nbtools.ROOT
 STAGE = os.path.join(ROOT, "_build", "book-src")
 HTML = os.path.join(ROOT, "_build", "html")
-BOOK_FILES = ("_config.yml", "_toc.yml", "intro.md", "results.md")
+BOOK_FILES = ("_config.yml", "_toc.yml", "intro.md")
 
 
 def stage(profile: str) -> None:
@@ -33,8 +33,7 @@ def stage(profile: str) -> None:
     shutil.rmtree(STAGE, ignore_errors=True)
     os.makedirs(STAGE)
     for name in BOOK_FILES:
-        if os.path.exists(os.path.join(ROOT, name)):
-            shutil.copy(os.path.join(ROOT, name), STAGE)
+        shutil.copy(os.path.join(ROOT, name), STAGE)
     with open(os.path.join(STAGE, "_config.yml")) as f:
         config = yaml.safe_load(f)
     config["execute"]["execute_notebooks"] = "off"  # already executed

@@ -16,15 +16,14 @@ Usage::
 
 from __future__ import annotations
 
-import glob
 import os
 import sys
 
 import nbformat
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FOLDERS = ("chapters", "labs", "solutions")
+from notebooks import ROOT, notebooks
+
 BADGE_TAG, SETUP_TAG = "launch-badge", "launch-setup"
 KERAS_CV = "keras-cv==0.9.0"
 
@@ -34,14 +33,6 @@ def repository(root: str = ROOT) -> tuple[str, str]:
     with open(os.path.join(root, "_config.yml")) as f:
         repo = yaml.safe_load(f)["repository"]
     return repo["url"].rstrip("/"), repo.get("branch", "main")
-
-
-def notebooks(root: str = ROOT) -> list[str]:
-    """Every course notebook, as paths relative to the root."""
-    paths = []
-    for folder in FOLDERS:
-        paths += glob.glob(os.path.join(root, folder, "**", "*.ipynb"), recursive=True)
-    return sorted(os.path.relpath(p, root) for p in paths if ".ipynb_checkpoints" not in p)
 
 
 def badge_source(rel_path: str, url: str, branch: str) -> str:
