@@ -7,6 +7,7 @@ Executed copies land in _build/executed/smoke/ where the book build reuses them.
 
 import os
 
+import nbformat
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
@@ -23,18 +24,11 @@ def test_notebook_runs_in_smoke_profile(rel):
             f"{err.value.evalue}")
         assert "TODO" in err.value.evalue
     else:
-        nbtools.execute(rel, "smoke")
+        nb = nbformat.read(nbtools.execute(rel, "smoke"), as_version=4)
         assert nbtools.is_fresh(rel, "smoke")
+        if rel.startswith("chapters" + os.sep):
+            # a kernel with a non-inline matplotlib backend would drop every figure silently
+            pngs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                    if "image/png" in o.get("data", {})]
+            assert len(pngs) >= 3, f"only {len(pngs)} figures in the executed chapter"
 
-
-def test_executed_notebooks_keep_their_figures():
-    """A kernel with a non-inline matplotlib backend would drop every figure silently."""
-    import nbformat
-
-    rel = "chapters/01_cnn_building_blocks.ipynb"
-    if not nbtools.is_fresh(rel, "smoke"):
-        nbtools.execute(rel, "smoke")
-    nb = nbformat.read(nbtools.executed_path(rel, "smoke"), as_version=4)
-    pngs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-            if "image/png" in o.get("data", {})]
-    assert len(pngs) >= 5
