@@ -6,6 +6,8 @@ Notebooks import it so that they can stay about ideas rather than plumbing:
 - :mod:`cvbook.data` -- datasets (Keras downloads, plus offline data bundled with scikit-learn
   and scikit-image) with one consistent shape and value range;
 - :mod:`cvbook.plots` -- image grids, training curves and feature maps;
+- :mod:`cvbook.gan` -- GAN builders, a ``keras.Model`` with a custom ``train_step``, a sample grid;
+- :mod:`cvbook.metrics` -- Fréchet distance, class coverage and balance of generated images;
 - :mod:`cvbook.checks` -- the automatic checks of the labs;
 - :func:`set_seed` -- reproducible runs.
 

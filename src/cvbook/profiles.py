@@ -46,6 +46,18 @@ PROFILES: dict[str, dict[str, dict]] = {
         "full": dict(photo_size=160, dataset="cifar10", image_size=32, channels=3, n_train=5000,
                      epochs=60, batch_size=64, horizontal_flip=True, margin=0.0),
     },
+    "gans": {
+        "smoke": dict(dataset="digits", n_train=None, n_eval=None, scorer_epochs=8, batch_size=64,
+                      classic_steps=600, mlp_epochs=30, dcgan_epochs=15),
+        "full": dict(dataset="mnist", n_train=None, n_eval=5000, scorer_epochs=5, batch_size=128,
+                     classic_steps=5000, mlp_epochs=30, dcgan_epochs=20),
+    },
+    "lab-gans": {
+        "smoke": dict(dataset="digits", image_size=16, steps=400, batch_size=64,
+                      scorer_epochs=8, n_eval=None),
+        "full": dict(dataset="mnist", image_size=28, steps=3000, batch_size=128,
+                     scorer_epochs=5, n_eval=5000),
+    },
     "lab-augmentation": {
         "smoke": dict(image_size=64),
         "full": dict(image_size=128),
