@@ -7,6 +7,7 @@ Notebooks import it so that they can stay about ideas rather than plumbing:
   and scikit-image) with one consistent shape and value range;
 - :mod:`cvbook.plots` -- image grids, training curves and feature maps;
 - :mod:`cvbook.gan` -- GAN builders, a ``keras.Model`` with a custom ``train_step``, a sample grid;
+- :mod:`cvbook.diffusion` -- schedules, forward process, U-Net, DDPM / DDIM samplers;
 - :mod:`cvbook.metrics` -- Fréchet distance, class coverage and balance of generated images;
 - :mod:`cvbook.checks` -- the automatic checks of the labs;
 - :func:`set_seed` -- reproducible runs.

@@ -58,6 +58,18 @@ PROFILES: dict[str, dict[str, dict]] = {
         "full": dict(dataset="mnist", image_size=28, steps=3000, batch_size=128,
                      scorer_epochs=5, n_eval=5000),
     },
+    "diffusion": {
+        "smoke": dict(dataset="digits", image_size=8, n_eval=None, scorer_epochs=8, ae_epochs=10,
+                      widths=(32, 64), T=200, epochs=20, batch_size=64, learning_rate=2e-3,
+                      ema=0.99, ddim_steps=(5, 10, 25, 50), gan_epochs=30, guidance=3.0),
+        "full": dict(dataset="mnist", image_size=28, n_eval=2000, scorer_epochs=5, ae_epochs=5,
+                     widths=(32, 64), T=1000, epochs=30, batch_size=128, learning_rate=1e-3,
+                     ema=0.999, ddim_steps=(10, 25, 50, 100), gan_epochs=20, guidance=3.0),
+    },
+    "lab-diffusion": {
+        "smoke": dict(dataset="digits", image_size=8, T=200),
+        "full": dict(dataset="mnist", image_size=28, T=1000),
+    },
     "lab-augmentation": {
         "smoke": dict(image_size=64),
         "full": dict(image_size=128),

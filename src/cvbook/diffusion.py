@@ -1,0 +1,255 @@
+"""Diffusion models: noise schedules, the forward process, a small U-Net, DDPM and DDIM sampling.
+
+The diffusion chapter prints these with :func:`cvbook.models.show_source`; the diffusion lab
+checks the learner's versions against the reference functions here.
+
+Conventions (as in Ho et al., 2020, with 0-based steps): ``t`` runs over ``0 .. T-1``;
+``alphas = 1 - betas``; ``alpha_bars[t] = alphas[0] * ... * alphas[t]``; the forward process is
+``x_t = sqrt(alpha_bars[t]) * x_0 + sqrt(1 - alpha_bars[t]) * noise``. The networks work on
+images scaled to [-1, 1]; :class:`Diffusion` converts from and to the course's [0, 1].
+Importing this module imports Keras.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+
+@dataclass
+class Schedule:
+    """A variance schedule: ``betas`` (noise added at each step) and what follows from them."""
+
+    betas: np.ndarray
+
+    @property
+    def T(self) -> int:
+        return len(self.betas)
+
+    @property
+    def alphas(self) -> np.ndarray:
+        return 1.0 - self.betas
+
+    @property
+    def alpha_bars(self) -> np.ndarray:
+        return np.cumprod(self.alphas)
+
+    @property
+    def snr(self) -> np.ndarray:
+        """Signal-to-noise ratio of x_t: alpha_bar / (1 - alpha_bar)."""
+        return self.alpha_bars / (1.0 - self.alpha_bars)
+
+
+def linear_schedule(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> Schedule:
+    """DDPM's schedule: betas grow linearly. With ``T`` < 1000 the ends scale by 1000 / T (the
+    total noise stays about the same); betas are capped at 0.999 so that no alpha is 0."""
+    scale = 1000 / T
+    return Schedule(np.minimum(np.linspace(beta_start * scale, beta_end * scale, T), 0.999))
+
+
+def cosine_schedule(T: int = 1000, s: float = 0.008) -> Schedule:
+    """Nichol & Dhariwal (2021): alpha_bar follows a squared cosine, so the signal fades evenly."""
+    steps = np.arange(T + 1, dtype="float64") / T
+    f = np.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
+    alpha_bars = f / f[0]
+    return Schedule(np.clip(1 - alpha_bars[1:] / alpha_bars[:-1], 0, 0.999))
+
+
+def q_sample(x0, t, noise, alpha_bars):
+    """Jump straight to step ``t`` of the forward process (``t``: one int per image)."""
+    ab = np.asarray(alpha_bars, dtype="float32")[np.asarray(t)].reshape(-1, 1, 1, 1)
+    return np.sqrt(ab) * x0 + np.sqrt(1.0 - ab) * noise
+
+
+def diffusion_loss(eps_model, x0, t, noise, alpha_bars):
+    """The simple DDPM loss: mean squared error between the true and the predicted noise."""
+    x_t = q_sample(x0, t, noise, alpha_bars)
+    eps_pred = eps_model(x_t, t)
+    return float(np.mean((np.asarray(eps_pred) - noise) ** 2))
+
+
+def ddpm_step(x_t, t: int, eps_pred, schedule: Schedule, z):
+    """One DDPM reverse step, x_t -> x_{t-1}, with sigma_t^2 = beta_t (no noise at t = 0)."""
+    beta, alpha, ab = schedule.betas[t], schedule.alphas[t], schedule.alpha_bars[t]
+    mean = (x_t - beta / np.sqrt(1.0 - ab) * eps_pred) / np.sqrt(alpha)
+    return mean + (np.sqrt(beta) * z if t > 0 else 0.0)
+
+
+def ddim_step(x_t, t: int, t_prev: int, eps_pred, schedule: Schedule):
+    """One deterministic DDIM step (eta = 0) from ``t`` to ``t_prev`` (-1: the clean image).
+
+    The clean image implied by the predicted noise is clipped to the data range [-1, 1]:
+    near t = T the division by sqrt(alpha_bar) would otherwise blow up small errors.
+    """
+    ab = schedule.alpha_bars[t]
+    ab_prev = schedule.alpha_bars[t_prev] if t_prev >= 0 else 1.0
+    x0_pred = np.clip((x_t - np.sqrt(1.0 - ab) * eps_pred) / np.sqrt(ab), -1.0, 1.0)
+    eps_pred = (x_t - np.sqrt(ab) * x0_pred) / np.sqrt(1.0 - ab)  # the noise that matches it
+    return np.sqrt(ab_prev) * x0_pred + np.sqrt(1.0 - ab_prev) * eps_pred
+
+
+class TimeEmbedding(layers.Layer):
+    """Sinusoidal embedding of the step ``t`` (as in Transformers), so the network knows the noise level."""
+
+    def __init__(self, dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.dim = dim
+
+    def call(self, t):
+        half = self.dim // 2
+        freqs = keras.ops.exp(-math.log(10000.0) * keras.ops.arange(half, dtype="float32") / half)
+        angles = keras.ops.cast(keras.ops.reshape(t, (-1, 1)), "float32") * freqs[None, :]
+        return keras.ops.concatenate([keras.ops.sin(angles), keras.ops.cos(angles)], axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim}
+
+
+def _block(x, temb, width: int):
+    """Conv > add the time embedding > swish > conv > swish, with a residual connection."""
+    skip = layers.Conv2D(width, 1)(x) if x.shape[-1] != width else x
+    h = layers.Conv2D(width, 3, padding="same")(x)
+    h = layers.Add()([h, layers.Reshape((1, 1, width))(layers.Dense(width)(temb))])
+    h = layers.Activation("swish")(layers.GroupNormalization(8)(h))
+    h = layers.Conv2D(width, 3, padding="same")(h)
+    h = layers.Activation("swish")(layers.GroupNormalization(8)(h))
+    return layers.Add()([h, skip])
+
+
+def unet(image_size: int = 16, channels: int = 1, widths=(32, 64), embed_dim: int = 64,
+         num_classes: int | None = None):
+    """A small U-Net that predicts the noise in x_t: inputs ``[x_t, t]``, output like ``x_t``.
+
+    Down: one block per width, each followed by 2x2 average pooling (the skips are kept);
+    a middle block; up: 2x upsampling, concatenate the skip of the same size, one block.
+    With ``num_classes``, a third input ``label`` (``num_classes`` itself means "no label")
+    is embedded and added to the time embedding: a class-conditional model.
+    """
+    x_in = keras.Input((image_size, image_size, channels), name="x_t")
+    t_in = keras.Input((), name="t")
+    inputs = [x_in, t_in]
+    temb = TimeEmbedding(embed_dim)(t_in)
+    if num_classes is not None:
+        label_in = keras.Input((), dtype="int32", name="label")
+        inputs.append(label_in)
+        temb = layers.Concatenate()([temb, layers.Embedding(num_classes + 1, embed_dim)(label_in)])
+    temb = layers.Dense(embed_dim, activation="swish")(temb)
+    x = layers.Conv2D(widths[0], 3, padding="same")(x_in)
+    skips = []
+    for width in widths:
+        x = _block(x, temb, width)
+        skips.append(x)
+        x = layers.AveragePooling2D(2)(x)
+    x = _block(x, temb, widths[-1])
+    for width, skip in zip(reversed(widths), reversed(skips)):
+        x = layers.UpSampling2D(2)(x)
+        x = _block(layers.Concatenate()([x, skip]), temb, width)
+    out = layers.Conv2D(channels, 1, kernel_initializer="zeros", name="noise")(x)
+    return keras.Model(inputs, out, name="unet")
+
+
+class Diffusion(keras.Model):
+    """A DDPM: ``fit(images)`` trains the U-Net to predict noise; ``sample`` generates.
+
+    ``train_step``: pick a random step t for each image, noise the image to x_t in closed
+    form, ask the network for the noise, and minimise the mean squared error. An exponential
+    moving average (EMA) of the weights is kept for sampling: it is smoother than the weights
+    of the last step.
+
+    With ``num_classes`` (and a U-Net built with it), ``fit(images, labels)`` trains a
+    class-conditional model that also learns the unconditional one: each label is replaced by
+    "no label" with probability ``label_dropout``. That is what classifier-free guidance needs.
+    """
+
+    def __init__(self, network, schedule: Schedule, ema: float = 0.999,
+                 num_classes: int | None = None, label_dropout: float = 0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.network = network
+        self.ema_network = keras.models.clone_model(network)
+        self.ema_network.set_weights(network.get_weights())
+        self.schedule = schedule
+        self.ema = ema
+        self.num_classes = num_classes
+        self.label_dropout = label_dropout
+        self.alpha_bars = tf.constant(schedule.alpha_bars, dtype="float32")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def train_step(self, data):
+        images, labels = data if isinstance(data, tuple) else (data, None)
+        x0 = images * 2.0 - 1.0                                   # [0, 1] -> [-1, 1]
+        n = tf.shape(x0)[0]
+        t = tf.random.uniform((n,), 0, self.schedule.T, dtype="int32")
+        noise = tf.random.normal(tf.shape(x0))
+        ab = tf.reshape(tf.gather(self.alpha_bars, t), (-1, 1, 1, 1))
+        x_t = tf.sqrt(ab) * x0 + tf.sqrt(1.0 - ab) * noise        # the closed form
+        inputs = [x_t, t]
+        if self.num_classes is not None:
+            drop = tf.random.uniform((n,)) < self.label_dropout
+            inputs.append(tf.where(drop, self.num_classes, tf.cast(labels, "int32")))
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((self.network(inputs, training=True) - noise) ** 2)
+        grads = tape.gradient(loss, self.network.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.network.trainable_weights))
+        for w, ema_w in zip(self.network.weights, self.ema_network.weights):
+            ema_w.assign(self.ema * ema_w + (1.0 - self.ema) * w)
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
+
+    def sample(self, n: int, steps: int | None = None, method: str = "ddpm", seed: int = 0,
+               labels=None, guidance: float = 0.0, keep: int = 0, progress: bool = False):
+        """Generate ``n`` images in [0, 1].
+
+        ``method="ddpm"`` walks all T steps back; ``"ddim"`` takes ``steps`` evenly spaced
+        deterministic steps. A conditional model takes ``labels`` (None: unconditional) and a
+        classifier-free ``guidance`` weight w: noise = (1 + w) * eps(label) - w * eps(none).
+        ``keep > 0`` also returns ``keep`` snapshots of the first image on its way from noise
+        to image, as ``(images, [(t, image), ...])``.
+        """
+        rng = np.random.default_rng(seed)
+        s = self.schedule
+        shape = (n, *self.network.input_shape[0][1:])
+        x = rng.normal(size=shape).astype("float32")
+        if method == "ddpm":
+            ts = list(range(s.T - 1, -1, -1))
+        elif method == "ddim":
+            ts = sorted({int(round(v)) for v in np.linspace(0, s.T - 1, steps or 50)}, reverse=True)
+        else:
+            raise ValueError(f"method must be 'ddpm' or 'ddim', not {method!r}")
+        none = None if self.num_classes is None else np.full(n, self.num_classes, "int32")
+        labels = none if labels is None else np.asarray(labels, "int32")
+        marks = set(np.linspace(0, len(ts) - 1, keep).astype(int)) if keep else set()
+        trajectory = []
+        bar = keras.utils.Progbar(len(ts)) if progress else None
+        for i, t in enumerate(ts):
+            eps = self._predict(x, t, labels)
+            if guidance:
+                eps = (1.0 + guidance) * eps - guidance * self._predict(x, t, none)
+            if method == "ddpm":
+                x = ddpm_step(x, t, eps, s, rng.normal(size=shape).astype("float32"))
+            else:
+                x = ddim_step(x, t, ts[i + 1] if i + 1 < len(ts) else -1, eps, s)
+            x = x.astype("float32")
+            if i in marks:
+                trajectory.append((t, np.clip((x[0] + 1) / 2, 0, 1)))
+            if bar and ((i + 1) % 10 == 0 or i + 1 == len(ts)):
+                bar.update(i + 1)
+        images = np.clip((x + 1.0) / 2.0, 0.0, 1.0)
+        return (images, trajectory) if keep else images
+
+    def _predict(self, x, t: int, labels=None):
+        if not hasattr(self, "_predict_fn"):
+            self._predict_fn = tf.function(lambda inputs: self.ema_network(inputs, training=False),
+                                           reduce_retracing=True)
+        inputs = [tf.constant(x), tf.fill((len(x),), t)]
+        if labels is not None:
+            inputs.append(tf.constant(labels))
+        return self._predict_fn(inputs).numpy()

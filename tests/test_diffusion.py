@@ -1,0 +1,83 @@
+"""Diffusion helpers: schedules, the closed-form forward process, samplers, U-Net and training."""
+
+import keras
+import numpy as np
+import pytest
+
+import cvbook
+from cvbook import diffusion as dm
+
+
+@pytest.mark.parametrize("make", [dm.linear_schedule, dm.cosine_schedule])
+def test_schedules_are_valid(make):
+    s = make(100)
+    assert s.T == 100
+    assert np.all((s.betas > 0) & (s.betas < 1))
+    assert np.all((s.alphas > 0) & (s.alphas <= 1))
+    assert np.all(np.diff(s.alpha_bars) < 0) and s.alpha_bars[0] > 0.99
+    assert s.alpha_bars[-1] < 0.01  # the last step is (almost) pure noise
+    assert np.all(np.diff(s.snr) < 0)
+
+
+def test_cosine_keeps_more_signal_midway_than_linear():
+    lin, cos = dm.linear_schedule(200), dm.cosine_schedule(200)
+    assert cos.alpha_bars[100] > lin.alpha_bars[100]
+
+
+def test_q_sample_has_the_right_mean_and_variance():
+    ab = dm.cosine_schedule(50).alpha_bars
+    rng = np.random.default_rng(0)
+    x0 = np.full((4000, 1, 1, 1), 0.5)
+    t = np.full(4000, 20)
+    x_t = dm.q_sample(x0, t, rng.normal(size=x0.shape), ab)
+    assert x_t.mean() == pytest.approx(np.sqrt(ab[20]) * 0.5, abs=0.03)
+    assert x_t.var() == pytest.approx(1 - ab[20], rel=0.06)
+
+
+def test_ddim_with_the_true_noise_recovers_x0():
+    s = dm.linear_schedule(100)
+    rng = np.random.default_rng(0)
+    x0 = rng.uniform(-1, 1, (3, 4, 4, 1))
+    eps = rng.normal(size=x0.shape)
+    x_t = dm.q_sample(x0, [60] * 3, eps, s.alpha_bars)
+    np.testing.assert_allclose(dm.ddim_step(x_t, 60, -1, eps, s), x0, atol=1e-5)
+
+
+def test_ddpm_step_adds_noise_except_at_the_last_step():
+    s = dm.linear_schedule(100)
+    x, eps, z = np.ones((1, 2, 2, 1)), np.zeros((1, 2, 2, 1)), np.ones((1, 2, 2, 1))
+    np.testing.assert_allclose(dm.ddpm_step(x, 0, eps, s, z), x / np.sqrt(s.alphas[0]))
+    assert not np.allclose(dm.ddpm_step(x, 50, eps, s, z), x / np.sqrt(s.alphas[50]))
+
+
+@pytest.mark.parametrize("size", [8, 16, 28])
+def test_unet_predicts_noise_of_the_input_shape(size):
+    net = dm.unet(size, 1, widths=(8, 16), embed_dim=16)
+    out = net([np.zeros((2, size, size, 1), "float32"), np.array([0, 5])])
+    assert out.shape == (2, size, size, 1)
+
+
+def test_conditional_unet_takes_labels():
+    net = dm.unet(8, 1, widths=(8, 16), embed_dim=16, num_classes=10)
+    assert len(net.inputs) == 3
+    out = net([np.zeros((2, 8, 8, 1), "float32"), np.array([0, 5]), np.array([3, 10])])
+    assert out.shape == (2, 8, 8, 1)
+
+
+def test_training_lowers_the_loss_and_sampling_gives_images():
+    cvbook.set_seed(0)
+    rng = np.random.default_rng(0)
+    images = np.zeros((128, 8, 8, 1), "float32")
+    images[:, 2:6, 2:6] = 1.0  # one simple shape: easy to learn
+    images += 0.05 * rng.random(images.shape).astype("float32")
+    model = dm.Diffusion(dm.unet(8, 1, (8, 16), embed_dim=16), dm.linear_schedule(20), ema=0.9)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    loss = model.fit(images, epochs=15, batch_size=32, verbose=0).history["loss"]
+    assert loss[-1] < 0.6 * loss[0]
+    x, traj = model.sample(6, method="ddpm", keep=4)
+    assert x.shape == (6, 8, 8, 1) and x.min() >= 0 and x.max() <= 1
+    assert [t for t, _ in traj][-1] == 0 and len(traj) == 4
+    y = model.sample(6, method="ddim", steps=5)
+    assert y.shape == (6, 8, 8, 1)
+    with pytest.raises(ValueError, match="ddpm"):
+        model.sample(2, method="euler")
