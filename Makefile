@@ -12,6 +12,7 @@ help:
 	@echo "make lab       open JupyterLab on the labs"
 	@echo "make clean-notebooks   strip outputs before committing (keeps nbval's outputs)"
 	@echo "make launch-sync       rewrite Colab badges/setup cells after editing _config.yml"
+	@echo "make bench [PROFILE=full] [NOTEBOOKS=...]  time notebooks, record metrics, rewrite results.md"
 
 # 1) unit tests + papermill run of every notebook (labs must fail their checks), in parallel;
 # 2) nbval compares the marked outputs of chapters and solutions;
@@ -32,3 +33,7 @@ clean-notebooks:
 
 launch-sync:
 	$(PYTHON) tools/launch.py sync
+
+PROFILE ?= smoke
+bench:
+	$(PYTHON) benchmarks/bench.py run --profile $(PROFILE) $(NOTEBOOKS)

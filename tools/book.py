@@ -25,7 +25,7 @@ import notebooks as nbtools
 ROOT = nbtools.ROOT
 STAGE = os.path.join(ROOT, "_build", "book-src")
 HTML = os.path.join(ROOT, "_build", "html")
-BOOK_FILES = ("_config.yml", "_toc.yml", "intro.md")
+BOOK_FILES = ("_config.yml", "_toc.yml", "intro.md", "results.md")
 
 
 def stage(profile: str) -> None:

@@ -1,0 +1,42 @@
+"""The benchmark table and the Results page generated from it."""
+
+import json
+import os
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+import bench  # noqa: E402
+
+
+@pytest.fixture()
+def fake_results(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "RESULTS", str(tmp_path))
+    row = dict(notebook="chapters/02_cnn_training.ipynb", profile="full", device="GPU: Test X1",
+               seconds=95.0, metrics={"test_accuracy": 0.9312}, date="2026-11-25")
+    with open(tmp_path / "full.json", "w") as f:
+        json.dump({"profile": "full", "rows": {row["notebook"]: row}}, f)
+    return tmp_path
+
+
+def test_page_shows_measured_rows_with_their_device_and_marks_the_rest(fake_results):
+    page = bench.render()
+    assert "| 02_cnn_training | GPU: Test X1 | 95 s | test_accuracy 0.931 | 2026-11-25 |" in page
+    assert "| 04_gans | - | - | not measured" in page
+    assert "Fashion-MNIST CNN" in page and "1.6 min, accuracy 0.931 on GPU: Test X1: met" in page
+    # every chapter gets a row in both profiles, measured or not
+    for rel in bench.nbtools.notebooks(("chapters",)):
+        name = os.path.splitext(os.path.basename(rel))[0]
+        assert page.count(f"| {name} |") == 2
+
+
+def test_committed_results_page_is_up_to_date():
+    with open(bench.PAGE) as f:
+        assert f.read() == bench.render(), "run `python benchmarks/bench.py page`"
+
+
+def test_device_is_described():
+    assert bench.device().startswith(("CPU:", "GPU:"))
