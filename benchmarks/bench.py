@@ -29,6 +29,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 import notebooks as nbtools  # noqa: E402
+from cvbook.profiles import RESULTS_ENV_VAR  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 PAGE = os.path.join(ROOT, "results.md")
@@ -71,7 +72,7 @@ def run(paths: list[str], profile: str) -> dict:
     dev = device()
     for rel in paths:
         with tempfile.TemporaryDirectory() as tmp:
-            os.environ["COURSE_RESULTS_DIR"] = tmp
+            os.environ[RESULTS_ENV_VAR] = tmp
             print(f"run {rel} [{profile}] on {dev}", flush=True)
             start = time.perf_counter()
             nbtools.execute(rel, profile, progress_bar=True)
@@ -101,6 +102,7 @@ def _fmt(value) -> str:
 def render() -> str:
     """The Markdown of the Results page, from every table in benchmarks/results/."""
     chapters = nbtools.notebooks(("chapters",))
+    tables = {profile: load(profile)["rows"] for profile in PROFILES}
     lines = [
         "# Results",
         "",
@@ -111,8 +113,7 @@ def render() -> str:
         "hardware it was measured; a row that has not been measured says so.",
         "",
     ]
-    for profile in PROFILES:
-        rows = load(profile)["rows"]
+    for profile, rows in tables.items():
         lines += [f"## Profile `{profile}`", "",
                   "| notebook | device | wall time | metrics | measured |",
                   "|---|---|---|---|---|"]
@@ -130,7 +131,7 @@ def render() -> str:
         lines.append("")
     lines += ["## Targets", "", "| target | status |", "|---|---|"]
     for profile, rel, text, limit, min_acc in TARGETS:
-        rows = load(profile)["rows"]
+        rows = tables[profile]
         if rel is None:
             measured = [rows.get(r) for r in chapters]
             if all(measured):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import keras
 import numpy as np
@@ -31,15 +32,15 @@ class Schedule:
     def T(self) -> int:
         return len(self.betas)
 
-    @property
+    @cached_property
     def alphas(self) -> np.ndarray:
         return 1.0 - self.betas
 
-    @property
+    @cached_property
     def alpha_bars(self) -> np.ndarray:
         return np.cumprod(self.alphas)
 
-    @property
+    @cached_property
     def snr(self) -> np.ndarray:
         """Signal-to-noise ratio of x_t: alpha_bar / (1 - alpha_bar)."""
         return self.alpha_bars / (1.0 - self.alpha_bars)

@@ -88,30 +88,33 @@ class ImageScorer:
         # the penultimate dense layer (before dropout and softmax) is the feature space
         feature_layer = [l for l in self.classifier.layers
                          if isinstance(l, keras.layers.Dense)][-2]
-        self.features_model = keras.Model(self.classifier.inputs, feature_layer.output)
+        # one forward pass gives both the features and the class probabilities
+        self.features_and_probs = keras.Model(self.classifier.inputs,
+                                              [feature_layer.output, self.classifier.layers[-1].output])
         self.reference_features = self.features(x_reference)
+
+    def _run(self, images):
+        return self.features_and_probs.predict(np.asarray(images, dtype="float32"), verbose=0,
+                                               batch_size=256)
 
     def features(self, images) -> np.ndarray:
         """Feature vectors (one row per image) from the classifier's penultimate layer."""
-        return self.features_model.predict(np.asarray(images, dtype="float32"), verbose=0,
-                                           batch_size=256)
+        return self._run(images)[0]
 
     def accuracy(self, images, labels) -> float:
         """Plain classification accuracy of the scorer's CNN (is the feature space any good?)."""
-        probs = self.classifier.predict(np.asarray(images, dtype="float32"), verbose=0)
-        return float(np.mean(probs.argmax(axis=1) == np.asarray(labels)))
+        return float(np.mean(self._run(images)[1].argmax(axis=1) == np.asarray(labels)))
 
     def score(self, images) -> Score:
         """Fréchet distance to the reference set, class coverage, balance and confidence."""
-        images = np.asarray(images, dtype="float32")
-        probs = self.classifier.predict(images, verbose=0, batch_size=256)
+        features, probs = self._run(images)
         counts = np.bincount(probs.argmax(axis=1), minlength=self.num_classes)
         share = counts / counts.sum()
         fair = 1.0 / self.num_classes
         nonzero = share[share > 0]
         entropy = float(-(nonzero * np.log(nonzero)).sum())
         return Score(
-            frechet=frechet_distance(self.reference_features, self.features(images)),
+            frechet=frechet_distance(self.reference_features, features),
             coverage=float(np.mean(share >= fair / 4)),
             balance=max(0.0, entropy / np.log(self.num_classes)),
             confidence=float(probs.max(axis=1).mean()),

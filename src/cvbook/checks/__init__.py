@@ -29,6 +29,19 @@ def require(value, name: str):
     return value
 
 
+def layers_of(model) -> list:
+    """A model's layers without its InputLayer."""
+    import keras
+
+    return [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
+
+
+def activation_name(layer) -> str:
+    """The name of a layer's activation ('relu', 'sigmoid', 'linear'...)."""
+    act = getattr(layer, "activation", None)
+    return getattr(act, "__name__", str(act))
+
+
 def passed(what: str) -> None:
     """Print the success line of a check."""
     print(f"\u2713 {what}")

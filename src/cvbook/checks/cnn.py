@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import expect, passed, require
+from . import activation_name as _act
+from . import expect, layers_of, passed, require
 
 SEED_INPUT_SHAPE = (64, 64, 3)
 
@@ -26,11 +27,6 @@ def reference_seed_cnn(input_shape=SEED_INPUT_SHAPE, num_classes: int = 10):
     ], name="seed_cnn")
 
 
-def _act(layer) -> str:
-    act = getattr(layer, "activation", None)
-    return getattr(act, "__name__", str(act))
-
-
 def check_seed_cnn(model) -> None:
     """The learner's model must match the reference CNN layer by layer."""
     import keras
@@ -42,8 +38,7 @@ def check_seed_cnn(model) -> None:
     expect(tuple(model.input_shape[1:]) == SEED_INPUT_SHAPE,
            f"The input shape is {tuple(model.input_shape[1:])}; the spec says 64x64 colour "
            f"images: keras.Input(shape=(64, 64, 3)).")
-    got = [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
-    want = [l for l in ref.layers if not isinstance(l, keras.layers.InputLayer)]
+    got, want = layers_of(model), layers_of(ref)
     expect(len(got) == len(want),
            f"Your model has {len(got)} layers; the spec has {len(want)}: Conv2D, MaxPooling2D, "
            f"Conv2D, MaxPooling2D, Flatten, Dense, Dense.")

@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import expect, passed, require
+from . import activation_name as _act
+from . import expect, layers_of as _layers, passed, require
 
 LEAK = 0.2
-
-
-def _layers(model):
-    import keras
-
-    return [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
-
-
-def _act(layer) -> str:
-    act = getattr(layer, "activation", None)
-    return getattr(act, "__name__", str(act))
 
 
 def _kinds(model) -> list[str]:
