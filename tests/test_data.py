@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -42,13 +46,15 @@ def test_keras_download_failure_names_cache_and_offline_alternative(monkeypatch,
     def no_network():
         raise Exception("URL fetch failure: [Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv(data.SYSTEM_DATASETS_ENV_VAR, str(tmp_path))  # no system copy there
     monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", no_network)
     with pytest.raises(data.DatasetError) as err:
         data.load("fashion_mnist")
     msg = str(err.value)
-    assert "'fashion_mnist'" in msg and str(tmp_path / "datasets") in msg
-    assert "load('digits')" in msg and "COURSE_PROFILE=smoke" in msg
+    assert "'fashion_mnist'" in msg and data.keras_cache_dir() in msg
+    # both ways out: the network, or the offline package
+    assert "connect to the internet" in msg and "apt-get install dataset-fashion-mnist" in msg
+    assert data.SYSTEM_DATASETS_ENV_VAR in msg
     assert err.value.__cause__ is None  # no Keras stack trace chained under it
 
 
@@ -64,7 +70,8 @@ def test_corrupt_cache_file_gives_clear_error(monkeypatch, tmp_path):
         OSError("network disabled in tests")))
     with pytest.raises(data.DatasetError) as err:
         data.load("mnist")
-    assert "'mnist'" in str(err.value) and str(cache) in str(err.value)
+    assert "'mnist'" in str(err.value) and data.keras_cache_dir() in str(err.value)
+    assert "dataset-fashion-mnist" in str(err.value)  # the dataset that works offline
 
 
 def test_photos_are_square_colour_and_bundled():
@@ -74,3 +81,42 @@ def test_photos_are_square_colour_and_bundled():
     assert images.std(axis=(1, 2, 3)).min() > 0.05  # real photos, not blank arrays
     with pytest.raises(data.DatasetError):
         data.photos(names=["lena"])
+
+
+def test_offline_fashion_mnist_is_the_real_dataset(tmp_path):
+    """The system package's files, copied into an empty Keras cache, read by Keras itself."""
+    if data.system_copy("fashion_mnist") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must have the offline Fashion-MNIST: .ci/run installs "
+                        "dataset-fashion-mnist")
+        pytest.skip("no system copy of Fashion-MNIST (apt-get install dataset-fashion-mnist)")
+    code = ("import numpy as np; from cvbook import data; ds = data.load('fashion_mnist'); "
+            "print(ds.x_train.shape, ds.x_test.shape, np.bincount(ds.y_train).tolist(), "
+            "np.bincount(ds.y_test).tolist(), round(float(ds.x_train.mean()) * 255, 2))")
+    env = {**os.environ, "KERAS_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "(60000, 28, 28, 1) (10000, 28, 28, 1)" in out.stdout
+    assert f"{[6000] * 10} {[1000] * 10} 72.94" in out.stdout  # balanced classes, real pixels
+    copied = sorted(os.listdir(tmp_path / "datasets" / "fashion-mnist"))
+    assert copied == sorted(data.SYSTEM_DATASETS["fashion_mnist"][1])
+
+
+def test_seeding_copies_only_what_is_missing(tmp_path, monkeypatch):
+    system = tmp_path / "system" / "fashion-mnist"
+    system.mkdir(parents=True)
+    for f in data.SYSTEM_DATASETS["fashion_mnist"][1]:
+        (system / f).write_bytes(b"system " + f.encode())
+    monkeypatch.setenv(data.SYSTEM_DATASETS_ENV_VAR, str(tmp_path / "system"))
+    monkeypatch.setattr(data, "keras_cache_dir", lambda: str(tmp_path / "cache"))
+    cache = tmp_path / "cache" / "fashion-mnist"
+    cache.mkdir(parents=True)
+    (cache / "t10k-labels-idx1-ubyte.gz").write_bytes(b"downloaded by Keras")
+    copied = data.seed_keras_cache("fashion_mnist")
+    assert len(copied) == 3 and "t10k-labels-idx1-ubyte.gz" not in copied
+    assert (cache / "t10k-labels-idx1-ubyte.gz").read_bytes() == b"downloaded by Keras"
+    assert (cache / "train-images-idx3-ubyte.gz").read_bytes().startswith(b"system")
+    assert data.seed_keras_cache("fashion_mnist") == []  # nothing left to copy
+    (system / "train-images-idx3-ubyte.gz").unlink()  # an incomplete system copy is not used
+    assert data.system_copy("fashion_mnist") is None

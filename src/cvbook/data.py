@@ -5,11 +5,14 @@ Every loader returns images as NHWC ``float32`` arrays in ``[0, 1]`` and integer
 Two kinds of source:
 
 - ``mnist``, ``fashion_mnist``, ``cifar10``: the real datasets, through ``keras.datasets``.
-  Keras downloads each once into its cache folder (``~/.keras/datasets``). This is what you use
-  on your own machine and in Colab, and what the ``full`` profile runs.
+  Keras downloads each once into its cache folder (``~/.keras/datasets``). Fashion-MNIST also
+  works offline: Debian and Ubuntu package the original files (``apt-get install
+  dataset-fashion-mnist``), and when that system copy exists it is copied into the Keras cache
+  before Keras looks there, so ``keras.datasets`` reads the real files with no network. The
+  course's profiles use Fashion-MNIST in both ``smoke`` and ``full``.
 - ``digits``: the 1,797 real 8x8 handwritten digits that ship inside scikit-learn, and
   :func:`photos`: colour photos that ship inside scikit-image and scikit-learn. No network
-  needed, so the ``smoke`` profile (tests, CI) uses them.
+  and no system package needed.
 
 A dataset that cannot be loaded raises :class:`DatasetError`, whose message names the dataset,
 the cache folder and the offline alternative. There is no silent substitute.
@@ -18,6 +21,7 @@ the cache folder and the offline alternative. There is no silent substitute.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from dataclasses import dataclass, field
 
@@ -37,6 +41,17 @@ KERAS_DATASETS = {
         "163 MB",
     ),
 }
+# Datasets that an operating-system package installs for offline use: name -> (the folder
+# under SYSTEM_DATASETS_DIR, which is also Keras' cache subfolder, the files Keras reads, and
+# the Debian / Ubuntu package that installs them).
+SYSTEM_DATASETS = {
+    "fashion_mnist": ("fashion-mnist",
+                      ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
+                       "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"),
+                      "dataset-fashion-mnist"),
+}
+SYSTEM_DATASETS_DIR = "/usr/share/datasets"  # where Debian's dataset-* packages put them
+SYSTEM_DATASETS_ENV_VAR = "COURSE_SYSTEM_DATASETS"  # another folder laid out the same way
 OFFLINE_DATASETS = ("digits",)
 DATASETS = tuple(KERAS_DATASETS) + OFFLINE_DATASETS
 
@@ -79,15 +94,62 @@ class Dataset:
 
 def keras_cache_dir() -> str:
     """The folder where ``keras.datasets`` keeps its downloads."""
-    home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+    import sys
+
+    if "keras" in sys.modules:  # Keras read $KERAS_HOME once, when it was imported
+        from keras.src.backend.config import keras_home
+
+        home = keras_home()
+    else:
+        home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
     return os.path.join(home, "datasets")
 
 
+def system_datasets_dir() -> str:
+    """Where the system's dataset packages are: ``$COURSE_SYSTEM_DATASETS`` or /usr/share/datasets."""
+    return os.environ.get(SYSTEM_DATASETS_ENV_VAR) or SYSTEM_DATASETS_DIR
+
+
+def system_copy(name: str) -> str | None:
+    """The folder holding a complete system copy of dataset ``name``, or None."""
+    if name not in SYSTEM_DATASETS:
+        return None
+    subdir, files, _ = SYSTEM_DATASETS[name]
+    folder = os.path.join(system_datasets_dir(), subdir)
+    return folder if all(os.path.isfile(os.path.join(folder, f)) for f in files) else None
+
+
+def seed_keras_cache(name: str) -> list[str]:
+    """Copy the system copy of ``name`` into the Keras cache, where Keras then finds it.
+
+    Only files missing from the cache are copied; returns their names. Keras itself still
+    reads and decodes them (``keras.datasets.<name>.load_data()``): no second reader.
+    """
+    folder = system_copy(name)
+    if folder is None:
+        return []
+    subdir, files, _ = SYSTEM_DATASETS[name]
+    cache = os.path.join(keras_cache_dir(), subdir)
+    missing = [f for f in files if not os.path.isfile(os.path.join(cache, f))]
+    if missing:
+        os.makedirs(cache, exist_ok=True)
+        for f in missing:  # copy, then rename: a reader never sees half a file
+            part = os.path.join(cache, f"{f}.{os.getpid()}.part")
+            shutil.copyfile(os.path.join(folder, f), part)
+            os.replace(part, os.path.join(cache, f))
+    return missing
+
+
 def _offline_hint(name: str) -> str:
-    return (f"Offline? Use the bundled dataset instead: load('digits') (handwritten digits "
-            f"shipped with scikit-learn), which is what the smoke profile runs "
-            f"(set COURSE_PROFILE=smoke or pass profile='smoke'). Or copy the {name} files "
-            f"Keras downloads into {keras_cache_dir()}.")
+    if name in SYSTEM_DATASETS:
+        subdir, _, package = SYSTEM_DATASETS[name]
+        return (f"Two ways to get it: connect to the internet (Keras downloads it once), or "
+                f"install the offline copy with `sudo apt-get install {package}` (Debian / "
+                f"Ubuntu; it lands in {os.path.join(SYSTEM_DATASETS_DIR, subdir)}, or point "
+                f"${SYSTEM_DATASETS_ENV_VAR} at a folder holding {subdir}/), then run again.")
+    return (f"Offline? Use load('fashion_mnist') with its offline package "
+            f"(`sudo apt-get install dataset-fashion-mnist`) or load('digits') (bundled with "
+            f"scikit-learn), or copy the {name} files Keras downloads into {keras_cache_dir()}.")
 
 
 def load(name: str, *, image_size: int | None = None, channels: int | None = None,
@@ -149,6 +211,12 @@ def _load_keras(name: str):
     import keras
 
     loader = getattr(keras.datasets, name).load_data
+    try:
+        seed_keras_cache(name)
+    except OSError as err:
+        raise DatasetError(f"Could not copy the system copy of {name!r} from "
+                           f"{system_copy(name)} into the Keras cache {keras_cache_dir()} "
+                           f"({err}).") from None
     old_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(old_timeout or DOWNLOAD_TIMEOUT_S)
     try:
