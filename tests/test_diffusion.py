@@ -81,3 +81,19 @@ def test_training_lowers_the_loss_and_sampling_gives_images():
     assert y.shape == (6, 8, 8, 1)
     with pytest.raises(ValueError, match="ddpm"):
         model.sample(2, method="euler")
+
+
+def test_ddpm_step_clip_only_changes_steps_whose_clean_image_leaves_the_range():
+    s = dm.cosine_schedule(100)
+    rng = np.random.default_rng(0)
+    x0 = rng.uniform(-0.9, 0.9, size=(4, 8, 8, 1))
+    eps = rng.normal(size=x0.shape)
+    x_t = dm.q_sample(x0, [40] * 4, eps, s.alpha_bars)
+    z = rng.normal(size=x0.shape)
+    # the true noise implies a clean image inside [-1, 1]: clipping changes nothing
+    np.testing.assert_allclose(dm.ddpm_step(x_t, 40, eps, s, z, clip=True),
+                               dm.ddpm_step(x_t, 40, eps, s, z), atol=1e-5)
+    # a wild prediction implies pixels far outside: the clipped step stays closer to the data
+    wild = -8 * eps
+    clipped, raw = dm.ddpm_step(x_t, 40, wild, s, z, clip=True), dm.ddpm_step(x_t, 40, wild, s, z)
+    assert np.abs(clipped).max() < np.abs(raw).max()

@@ -22,8 +22,9 @@ def test_resolution_order(monkeypatch):
 
 
 def test_config_overrides_and_unknown_knobs():
-    cfg = profiles.config("cnn-training", "smoke", epochs=3, dataset=None)
-    assert cfg.epochs == 3 and cfg.dataset == "digits" and cfg.profile == "smoke"
+    cfg = profiles.config("cnn-training", "smoke", epochs=7, dataset=None)
+    assert cfg.epochs == 7 and cfg.profile == "smoke"
+    assert cfg.dataset == profiles.PROFILES["cnn-training"]["smoke"]["dataset"]  # None: keep it
     with pytest.raises(KeyError):
         profiles.config("cnn-training", "smoke", epoch=3)
     with pytest.raises(KeyError):
@@ -44,3 +45,19 @@ def test_record_writes_json_only_when_asked(monkeypatch, tmp_path, capsys):
     assert saved["profile"] == "smoke" and saved["fid"] == 12.5
     assert abs(saved["test_accuracy"] - 0.9712) < 1e-6
     assert "test_accuracy=0.9712" in capsys.readouterr().out
+
+
+def test_overrides_quick_preset_and_bad_json(monkeypatch):
+    monkeypatch.setenv(profiles.OVERRIDES_ENV_VAR, "quick")
+    cfg = profiles.config("gans", "smoke")
+    assert cfg.dcgan_epochs == 1 and cfg.check_results is False
+    cfg.check(False, "switched off under quick")  # does not raise
+    monkeypatch.setenv(profiles.OVERRIDES_ENV_VAR, '{"epochs": 2')
+    with pytest.raises(ValueError, match="COURSE_OVERRIDES is not valid JSON"):
+        profiles.config("gans", "smoke")
+    monkeypatch.setenv(profiles.OVERRIDES_ENV_VAR, "[1, 2]")
+    with pytest.raises(ValueError, match="must be a JSON object"):
+        profiles.config("gans", "smoke")
+    monkeypatch.delenv(profiles.OVERRIDES_ENV_VAR)
+    with pytest.raises(AssertionError, match="holds"):
+        profiles.config("gans", "smoke").check(False, "holds")

@@ -74,9 +74,17 @@ def diffusion_loss(eps_model, x0, t, noise, alpha_bars):
     return float(np.mean((np.asarray(eps_pred) - noise) ** 2))
 
 
-def ddpm_step(x_t, t: int, eps_pred, schedule: Schedule, z):
-    """One DDPM reverse step, x_t -> x_{t-1}, with sigma_t^2 = beta_t (no noise at t = 0)."""
+def ddpm_step(x_t, t: int, eps_pred, schedule: Schedule, z, clip: bool = False):
+    """One DDPM reverse step, x_t -> x_{t-1}, with sigma_t^2 = beta_t (no noise at t = 0).
+
+    ``clip=True`` first clips the clean image implied by the predicted noise to the data range
+    [-1, 1] and uses the noise that matches it, as :func:`ddim_step` does: a short-trained
+    network's small errors then cannot push pixels out of range over hundreds of steps.
+    """
     beta, alpha, ab = schedule.betas[t], schedule.alphas[t], schedule.alpha_bars[t]
+    if clip:
+        x0_pred = np.clip((x_t - np.sqrt(1.0 - ab) * eps_pred) / np.sqrt(ab), -1.0, 1.0)
+        eps_pred = (x_t - np.sqrt(ab) * x0_pred) / np.sqrt(1.0 - ab)
     mean = (x_t - beta / np.sqrt(1.0 - ab) * eps_pred) / np.sqrt(alpha)
     return mean + (np.sqrt(beta) * z if t > 0 else 0.0)
 
@@ -235,7 +243,7 @@ class Diffusion(keras.Model):
             if guidance:
                 eps = (1.0 + guidance) * eps - guidance * self._predict(x, t, none)
             if method == "ddpm":
-                x = ddpm_step(x, t, eps, s, rng.normal(size=shape).astype("float32"))
+                x = ddpm_step(x, t, eps, s, rng.normal(size=shape).astype("float32"), clip=True)
             else:
                 x = ddim_step(x, t, ts[i + 1] if i + 1 < len(ts) else -1, eps, s)
             x = x.astype("float32")

@@ -5,7 +5,7 @@ in which the course compares image *sets*:
 
 - **Fréchet distance** (the main score, lower is better): fit a Gaussian to the features of
   the real images and one to the generated images, and measure how far apart the two are
-  (means *and* covariances). This is the FID recipe, with a small digits CNN in place of
+  (means *and* covariances). This is the FID recipe, with a small Fashion-MNIST CNN in place of
   Inception, so the numbers are only comparable inside this course.
 - **coverage**: the fraction of classes that get at least a quarter of their fair share of the
   generated images (1.0: every class is there; a collapsed GAN scores low).

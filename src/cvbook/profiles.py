@@ -1,7 +1,9 @@
 """The two run profiles of every notebook, in one place.
 
-- ``smoke``: CPU, tiny offline data, seconds to a minute. The tests and CI run this.
-- ``full``: the real datasets and real epochs, meant for a GPU. The book's results come from it.
+- ``smoke``: CPU, a minute or two per notebook: real Fashion-MNIST (offline through its
+  system package), short training. The tests and CI run this.
+- ``full``: the same data at full scale, real epochs, meant for a GPU. The Results page
+  reports both.
 
 Both profiles run exactly the same code; only the knobs below change. A notebook picks its
 profile without being edited, in this order:
@@ -11,7 +13,9 @@ profile without being edited, in this order:
 3. otherwise ``full`` when TensorFlow sees a GPU, else ``smoke``.
 
 ``$COURSE_OVERRIDES`` (JSON, for example ``{"epochs": 1}``) replaces the knobs it names in
-whichever notebook has them. The offline full-profile tests use it to run the full code path
+whichever notebook has them. ``COURSE_OVERRIDES=quick`` is the preset :data:`QUICK`: every
+notebook's code path for one tiny epoch, with the result checks off (the nbval pass and the
+offline full-profile tests use it). The offline full-profile tests use it to run the full code path
 for one tiny epoch; a parameter passed to the notebook still wins over it.
 
 Usage in a notebook::
@@ -31,6 +35,15 @@ ENV_VAR = "COURSE_PROFILE"
 OVERRIDES_ENV_VAR = "COURSE_OVERRIDES"
 RESULTS_ENV_VAR = "COURSE_RESULTS_DIR"
 
+# COURSE_OVERRIDES=quick: the whole code path of every notebook, tiny (results cannot hold).
+QUICK = {"epochs": 1, "overfit_epochs": 1, "scorer_epochs": 1, "n_train": 300, "n_val": 200,
+         "n_eval": 200, "n_timing": 100, "seeds": 1, "classic_steps": 5, "mlp_epochs": 1,
+         "dcgan_epochs": 1, "ae_epochs": 1, "gan_epochs": 1, "T": 20, "ddim_steps": [2, 5],
+         "guidance_steps": 2, "widths": [8, 16], "steps": 5,
+         # the lab checks are the learner's, not cfg.check: these bounds switch them off
+         "target_accuracy": 0.0, "improve_factor": 1e9,
+         "check_results": False}
+
 # notebook key -> profile -> knobs. Keep the keys of both profiles identical.
 PROFILES: dict[str, dict[str, dict]] = {
     "cnn-blocks": {
@@ -38,45 +51,47 @@ PROFILES: dict[str, dict[str, dict]] = {
         "full": dict(photo_size=128),
     },
     "cnn-training": {
-        "smoke": dict(dataset="digits", image_size=16, channels=1, n_train=None, n_test=None,
-                      epochs=12, batch_size=32, dropout=0.25, target_accuracy=0.95,
-                      n_overfit=150, overfit_epochs=40),
+        "smoke": dict(dataset="fashion_mnist", image_size=28, channels=1, n_train=None,
+                      n_test=None, epochs=3, batch_size=128, dropout=0.25, target_accuracy=0.88,
+                      n_overfit=300, n_val=2000, overfit_epochs=40),
         "full": dict(dataset="fashion_mnist", image_size=28, channels=1, n_train=None,
-                     n_test=None, epochs=15, batch_size=128, dropout=0.25, target_accuracy=0.90,
-                     n_overfit=1000, overfit_epochs=40),
+                     n_test=None, epochs=15, batch_size=128, dropout=0.25, target_accuracy=0.92,
+                     n_overfit=1000, n_val=10000, overfit_epochs=60),
     },
     "augmentation": {
-        "smoke": dict(photo_size=96, dataset="digits", image_size=16, channels=1, n_train=300,
-                      epochs=30, batch_size=32, horizontal_flip=False, margin=0.03),
-        "full": dict(photo_size=160, dataset="cifar10", image_size=32, channels=3, n_train=5000,
-                     epochs=60, batch_size=64, horizontal_flip=True, margin=0.0),
+        "smoke": dict(photo_size=96, dataset="fashion_mnist", image_size=28, channels=1,
+                      n_train=300, n_val=1000, n_test=5000, n_timing=2000, epochs=40, batch_size=64,
+                      dropout=0.25, seeds=3, shift=0.1, zoom=0.1, min_gain_varied=0.05),
+        "full": dict(photo_size=160, dataset="fashion_mnist", image_size=28, channels=1,
+                     n_train=3000, n_val=5000, n_test=None, n_timing=10000, epochs=40, batch_size=64,
+                     dropout=0.25, seeds=3, shift=0.1, zoom=0.1, min_gain_varied=0.0),
     },
     "gans": {
-        "smoke": dict(dataset="digits", n_train=None, n_eval=None, scorer_epochs=8, batch_size=64,
-                      classic_steps=600, mlp_epochs=30, dcgan_epochs=15, max_gap=0.25),
+        "smoke": dict(dataset="fashion_mnist", n_train=30000, n_eval=2000, scorer_epochs=2,
+                      batch_size=64, classic_steps=600, mlp_epochs=5, dcgan_epochs=2,
+                      dcgan_lr=5e-4, max_gap=0.2),
         "full": dict(dataset="fashion_mnist", n_train=None, n_eval=5000, scorer_epochs=5,
-                     batch_size=128, classic_steps=5000, mlp_epochs=30, dcgan_epochs=20,
-                     max_gap=0.25),
+                     batch_size=128, classic_steps=3000, mlp_epochs=15, dcgan_epochs=10,
+                     dcgan_lr=2e-4, max_gap=0.2),
     },
     "lab-gans": {
-        "smoke": dict(dataset="digits", image_size=16, steps=400, batch_size=64,
-                      scorer_epochs=8, n_eval=None, improve_factor=0.5),
-        "full": dict(dataset="fashion_mnist", image_size=28, steps=3000, batch_size=128,
-                     scorer_epochs=5, n_eval=5000, improve_factor=0.5),
+        "smoke": dict(dataset="fashion_mnist", image_size=28, n_train=20000, steps=400,
+                      batch_size=64, scorer_epochs=2, n_eval=2000, improve_factor=0.5),
+        "full": dict(dataset="fashion_mnist", image_size=28, n_train=None, steps=3000,
+                     batch_size=128, scorer_epochs=5, n_eval=5000, improve_factor=0.5),
     },
     "diffusion": {
-        "smoke": dict(dataset="digits", image_size=8, n_eval=None, scorer_epochs=8, ae_epochs=10,
-                      widths=(32, 64), T=200, epochs=20, batch_size=64, learning_rate=2e-3,
-                      ema=0.99, ddim_steps=(5, 10, 25, 50), gan_epochs=30, guidance=3.0,
-                      guidance_steps=25,
-                      max_gap=0.25),
-        "full": dict(dataset="fashion_mnist", image_size=28, n_eval=2000, scorer_epochs=5,
-                     ae_epochs=5, widths=(32, 64), T=1000, epochs=30, batch_size=128,
-                     learning_rate=1e-3, ema=0.999, ddim_steps=(10, 25, 50, 100), gan_epochs=20,
-                     guidance=3.0, guidance_steps=50, max_gap=0.25),
+        "smoke": dict(dataset="fashion_mnist", image_size=16, n_train=15000, n_eval=500,
+                      scorer_epochs=2, ae_epochs=2, widths=(16, 32), T=100, epochs=3,
+                      batch_size=64, learning_rate=2e-3, ema=0.995, ddim_steps=(5, 10, 25, 50),
+                      gan_epochs=2, gan_lr=5e-4, guidance=3.0, guidance_steps=25, max_gap=0.2),
+        "full": dict(dataset="fashion_mnist", image_size=28, n_train=None, n_eval=500,
+                     scorer_epochs=5, ae_epochs=3, widths=(32, 64), T=250, epochs=3,
+                     batch_size=128, learning_rate=2e-3, ema=0.995, ddim_steps=(10, 25, 50, 100),
+                     gan_epochs=5, gan_lr=2e-4, guidance=3.0, guidance_steps=50, max_gap=0.2),
     },
     "lab-diffusion": {
-        "smoke": dict(dataset="digits", image_size=8, T=200),
+        "smoke": dict(dataset="fashion_mnist", image_size=28, T=200),
         "full": dict(dataset="fashion_mnist", image_size=28, T=1000),
     },
     "lab-augmentation": {
@@ -84,10 +99,10 @@ PROFILES: dict[str, dict[str, dict]] = {
         "full": dict(image_size=128),
     },
     "lab-cnn": {
-        "smoke": dict(dataset="digits", image_size=16, channels=1, epochs=12, batch_size=32,
-                      target_accuracy=0.93),
-        "full": dict(dataset="fashion_mnist", image_size=28, channels=1, epochs=8,
-                     batch_size=128, target_accuracy=0.88),
+        "smoke": dict(dataset="fashion_mnist", image_size=28, channels=1, n_train=20000,
+                      epochs=3, batch_size=128, target_accuracy=0.85),
+        "full": dict(dataset="fashion_mnist", image_size=28, channels=1, n_train=None,
+                     epochs=8, batch_size=128, target_accuracy=0.90),
     },
 }
 
@@ -141,6 +156,23 @@ class Config(SimpleNamespace):
                 json.dump(data, f, indent=1)
 
 
+def overrides_from_env() -> dict:
+    """The knobs ``$COURSE_OVERRIDES`` replaces: a JSON object, or ``quick`` for :data:`QUICK`."""
+    text = (os.environ.get(OVERRIDES_ENV_VAR) or "").strip()
+    if text == "quick":
+        return dict(QUICK)
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError as err:
+        raise ValueError(f"${OVERRIDES_ENV_VAR} is not valid JSON ({err.msg} at character "
+                         f"{err.pos}): {text!r}. Use an object such as "
+                         f'{{"epochs": 1}}, or "quick".') from None
+    if not isinstance(value, dict):
+        raise ValueError(f"${OVERRIDES_ENV_VAR} must be a JSON object such as "
+                         f'{{"epochs": 1}} (or "quick"), not {text!r}')
+    return value
+
+
 def config(notebook: str, profile: str | None = None, **overrides) -> Config:
     """The knobs of ``notebook`` in the resolved profile.
 
@@ -151,7 +183,7 @@ def config(notebook: str, profile: str | None = None, **overrides) -> Config:
         raise KeyError(f"No profiles for notebook {notebook!r}; known: {sorted(PROFILES)}")
     name = resolve(profile)
     knobs = dict(PROFILES[notebook][name])
-    from_env = json.loads(os.environ.get(OVERRIDES_ENV_VAR) or "{}")
+    from_env = overrides_from_env()
     check_results = bool(from_env.pop("check_results", True))
     for key, value in from_env.items():
         if key in knobs:
