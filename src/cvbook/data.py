@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -94,13 +95,15 @@ class Dataset:
 
 def keras_cache_dir() -> str:
     """The folder where ``keras.datasets`` keeps its downloads."""
-    import sys
+    home = None
+    if "keras" in sys.modules:  # Keras read $KERAS_HOME once, when it was imported: ask it
+        try:
+            from keras.src.backend.config import keras_home
 
-    if "keras" in sys.modules:  # Keras read $KERAS_HOME once, when it was imported
-        from keras.src.backend.config import keras_home
-
-        home = keras_home()
-    else:
+            home = keras_home()
+        except ImportError:  # another Keras layout: fall back to the documented rule
+            pass
+    if home is None:
         home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
     return os.path.join(home, "datasets")
 
