@@ -94,11 +94,15 @@ def run(paths: list[str], profile: str) -> dict:
                                   date=datetime.date.today().isoformat())
         if overrides:  # a run with changed knobs says so in its row
             table["rows"][rel]["overrides"] = overrides
+        save(table)  # after each notebook: a long run stopped later keeps the rows it has
+    return table
+
+
+def save(table: dict) -> None:
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, f"{profile}.json"), "w") as f:
+    with open(os.path.join(RESULTS, f"{table['profile']}.json"), "w") as f:
         json.dump(table, f, indent=1, sort_keys=True)
         f.write("\n")
-    return table
 
 
 def _fmt(value) -> str:
