@@ -69,10 +69,10 @@ PROFILES: dict[str, dict[str, dict]] = {
     "gans": {
         "smoke": dict(dataset="fashion_mnist", n_train=30000, n_eval=2000, scorer_epochs=2,
                       batch_size=64, classic_steps=600, mlp_epochs=5, dcgan_epochs=2,
-                      dcgan_lr=5e-4, max_gap=0.2),
+                      dcgan_g_lr=1e-3, dcgan_d_lr=2e-4, max_gap=0.2),
         "full": dict(dataset="fashion_mnist", n_train=None, n_eval=5000, scorer_epochs=5,
                      batch_size=128, classic_steps=3000, mlp_epochs=15, dcgan_epochs=10,
-                     dcgan_lr=2e-4, max_gap=0.2),
+                     dcgan_g_lr=2e-4, dcgan_d_lr=2e-4, max_gap=0.2),
     },
     "lab-gans": {
         "smoke": dict(dataset="fashion_mnist", image_size=28, n_train=20000, steps=400,
