@@ -81,7 +81,13 @@ def run(paths: list[str], profile: str) -> dict:
             os.environ[RESULTS_ENV_VAR] = tmp
             print(f"run {rel} [{profile}] on {dev}", flush=True)
             start = time.perf_counter()
-            nbtools.execute(rel, profile, progress_bar=True)
+            failed = None
+            try:
+                nbtools.execute(rel, profile, progress_bar=True)
+            except Exception as err:  # keep going: the row says what failed, main() exits 1
+                failed = f"{getattr(err, 'ename', type(err).__name__)}: " \
+                         f"{str(getattr(err, 'evalue', err)).strip().splitlines()[-1][:200]}"
+                print(f"FAILED {rel}: {failed}", flush=True)
             seconds = time.perf_counter() - start
             metrics = {}
             for name in os.listdir(tmp):
@@ -94,6 +100,8 @@ def run(paths: list[str], profile: str) -> dict:
                                   date=datetime.date.today().isoformat())
         if overrides:  # a run with changed knobs says so in its row
             table["rows"][rel]["overrides"] = overrides
+        if failed:
+            table["rows"][rel]["failed"] = failed
         save(table)  # after each notebook: a long run stopped later keeps the rows it has
     return table
 
@@ -141,6 +149,8 @@ def render() -> str:
                 lines.append(f"| {name} | - | - | not measured: {why} | - |")
                 continue
             metrics = ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(row["metrics"].items()))
+            if row.get("failed"):
+                metrics = f"FAILED ({row['failed']}); recorded before it: {metrics or 'nothing'}"
             if row.get("overrides"):
                 metrics = (f"run with COURSE_OVERRIDES "
                            f"{json.dumps(row['overrides'], sort_keys=True)}: {metrics}")
@@ -161,7 +171,7 @@ def render() -> str:
         elif rel in rows:
             r = rows[rel]
             value = r["metrics"].get(metric) if metric else None
-            ok = ((limit is None or r["seconds"] < limit)
+            ok = (not r.get("failed") and (limit is None or r["seconds"] < limit)
                   and (metric is None or (value is not None and value >= least)))
             status = (_minutes(r["seconds"])
                       + (f", {metric} {_fmt(value)}" if metric else "")
@@ -193,8 +203,11 @@ def main(argv=None) -> int:
         print(f"\n{'notebook':40s} {'seconds':>8s}  metrics")
         for rel in paths:
             row = table["rows"][rel]
-            print(f"{rel:40s} {row['seconds']:8.1f}  " +
+            print(f"{rel:40s} {row['seconds']:8.1f}  " + (f"FAILED {row['failed']}; " if
+                                                          row.get("failed") else "") +
                   ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(row["metrics"].items())))
+        print(f"results page: {write_page()}")
+        return 1 if any(table["rows"][rel].get("failed") for rel in paths) else 0
     print(f"results page: {write_page()}")
     return 0
 

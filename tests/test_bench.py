@@ -51,3 +51,13 @@ def test_a_run_with_changed_knobs_says_so(fake_results):
     page = bench.render()
     assert 'run with COURSE_OVERRIDES {"epochs": 3}: test_accuracy 0.9' in page
     assert "test_accuracy 0.9 on GPU: Test X1: missed" in page  # below the 0.92 target
+
+
+def test_a_failed_run_is_shown_as_failed(fake_results):
+    table = bench.load("full")
+    table["rows"]["chapters/02_cnn_training.ipynb"]["failed"] = "AssertionError: expected 0.92"
+    with open(fake_results / "full.json", "w") as f:
+        json.dump(table, f)
+    page = bench.render()
+    assert "FAILED (AssertionError: expected 0.92); recorded before it: test_accuracy 0.931" in page
+    assert "test_accuracy 0.931 on GPU: Test X1: missed" in page  # a failed run meets no target
