@@ -52,11 +52,11 @@ PROFILES: dict[str, dict[str, dict]] = {
     },
     "cnn-training": {
         "smoke": dict(dataset="fashion_mnist", image_size=28, channels=1, n_train=None,
-                      n_test=None, epochs=3, batch_size=128, dropout=0.25, target_accuracy=0.88,
-                      n_overfit=300, n_val=2000, overfit_epochs=40),
+                      n_test=None, width=32, dropout=0.25, epochs=3, batch_size=128,
+                      target_accuracy=0.88, n_overfit=300, n_val=2000, overfit_epochs=40),
         "full": dict(dataset="fashion_mnist", image_size=28, channels=1, n_train=None,
-                     n_test=None, epochs=15, batch_size=128, dropout=0.25, target_accuracy=0.92,
-                     n_overfit=1000, n_val=10000, overfit_epochs=60),
+                     n_test=None, width=64, dropout=0.4, epochs=12, batch_size=128,
+                     target_accuracy=0.92, n_overfit=1000, n_val=5000, overfit_epochs=40),
     },
     "augmentation": {
         "smoke": dict(photo_size=96, dataset="fashion_mnist", image_size=28, channels=1,
