@@ -85,10 +85,10 @@ PROFILES: dict[str, dict[str, dict]] = {
                       scorer_epochs=2, ae_epochs=2, widths=(16, 32), T=100, epochs=3,
                       batch_size=64, learning_rate=2e-3, ema=0.995, ddim_steps=(5, 10, 25, 50),
                       gan_epochs=2, gan_lr=5e-4, guidance=3.0, guidance_steps=25, max_gap=0.2),
-        "full": dict(dataset="fashion_mnist", image_size=28, n_train=None, n_eval=500,
+        "full": dict(dataset="fashion_mnist", image_size=28, n_train=None, n_eval=400,
                      scorer_epochs=5, ae_epochs=3, widths=(32, 64), T=250, epochs=3,
-                     batch_size=128, learning_rate=2e-3, ema=0.995, ddim_steps=(10, 25, 50, 100),
-                     gan_epochs=5, gan_lr=2e-4, guidance=3.0, guidance_steps=50, max_gap=0.2),
+                     batch_size=128, learning_rate=2e-3, ema=0.995, ddim_steps=(10, 25, 50),
+                     gan_epochs=5, gan_lr=2e-4, guidance=3.0, guidance_steps=25, max_gap=0.2),
     },
     "lab-diffusion": {
         "smoke": dict(dataset="fashion_mnist", image_size=28, T=200),
