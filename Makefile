@@ -4,7 +4,7 @@ PYTEST = $(PYTHON) -m pytest -p no:cacheprovider
 WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: help test unit notebooks nbval book lab clean-notebooks launch-sync bench
+.PHONY: help test book lab clean-notebooks launch-sync bench
 
 help:
 	@echo "make test      unit tests, every notebook (papermill + nbval), lab checks, book build"

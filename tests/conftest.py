@@ -1,14 +1,16 @@
-"""Shared setup for the tests: quiet TensorFlow, the smoke profile, and the tools on the path.
+"""Shared setup for the tests: quiet TensorFlow, the smoke profile, the order of the slow tests.
+
+`tools/` and `benchmarks/` are importable through `pythonpath` in pyproject.toml.
 
 Do not set MPLBACKEND here: notebook kernels inherit the environment, and a non-inline backend
 would silently drop every figure from the executed notebooks (and so from the book).
 """
 
 import os
-import sys
+import re
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+import pytest
+
 
 # Set before TensorFlow is imported here or in any notebook kernel (kernels inherit them).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -30,3 +32,15 @@ def pytest_collection_modifyitems(items):
     items.sort(key=rank)  # stable: the order within each group stays as collected
     chapters = [i for i in items if rank(i) == (0, 0)]
     items[:len(chapters)] = sorted(chapters, key=lambda i: i.nodeid, reverse=True)
+
+
+@pytest.fixture()
+def rejects():
+    """``rejects(fn, hint)``: calling ``fn`` must raise a LabCheckError whose message holds
+    ``hint`` (literally): the check names the learner's mistake."""
+    from cvbook.checks import LabCheckError
+
+    def check(fn, hint):
+        with pytest.raises(LabCheckError, match=re.escape(hint)):
+            fn()
+    return check

@@ -2,14 +2,9 @@
 
 import json
 import os
-import sys
 
+import bench
 import pytest
-
-from conftest import ROOT
-
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-import bench  # noqa: E402
 
 
 @pytest.fixture()

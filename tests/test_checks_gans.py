@@ -1,6 +1,5 @@
 """The GAN lab's checks accept the right answers and reject the classic mistakes with a hint."""
 
-import re
 
 import keras
 import numpy as np
@@ -8,7 +7,6 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from cvbook.checks import LabCheckError
 from cvbook.checks import gans as checks
 from cvbook.metrics import Score
 
@@ -71,10 +69,6 @@ def test_right_answers_pass(capsys):
     assert capsys.readouterr().out.count("\u2713") == 5
 
 
-def _rejects(fn, hint):
-    with pytest.raises(LabCheckError, match=re.escape(hint)):
-        fn()
-
 
 @pytest.mark.parametrize("make, hint", [
     (lambda latent, size: None, "still a TODO"),
@@ -82,16 +76,16 @@ def _rejects(fn, hint):
     (lambda latent, size: generator(latent, size, up_filters=16), "the spec says 32"),
     (lambda latent, size: generator(latent, size, strides=1), "strides=2, padding='same'"),
 ])
-def test_generator_mistakes(make, hint):
-    _rejects(lambda: checks.check_generator(make, LATENT, SIZE), hint)
+def test_generator_mistakes(make, hint, rejects):
+    rejects(lambda: checks.check_generator(make, LATENT, SIZE), hint)
 
 
 @pytest.mark.parametrize("make, hint", [
     (lambda size: discriminator(size, pool=True), "no pooling"),
     (lambda size: discriminator(size, head=(2, "softmax")), "Dense(1, activation='sigmoid')"),
 ])
-def test_discriminator_mistakes(make, hint):
-    _rejects(lambda: checks.check_discriminator(make, SIZE), hint)
+def test_discriminator_mistakes(make, hint, rejects):
+    rejects(lambda: checks.check_discriminator(make, SIZE), hint)
 
 
 @pytest.mark.parametrize("d_loss, g_loss, hint", [
@@ -101,20 +95,20 @@ def test_discriminator_mistakes(make, hint):
     (d_loss_ok, lambda f: -bce(keras.ops.zeros_like(f), f), "saturating"),
     (d_loss_ok, lambda f: None, "generator_loss(...)` is still a TODO"),
 ])
-def test_loss_mistakes(d_loss, g_loss, hint):
-    _rejects(lambda: checks.check_losses(d_loss, g_loss), hint)
+def test_loss_mistakes(d_loss, g_loss, hint, rejects):
+    rejects(lambda: checks.check_losses(d_loss, g_loss), hint)
 
 
-def test_train_step_that_updates_everything_is_rejected():
+def test_train_step_that_updates_everything_is_rejected(rejects):
     real = np.random.default_rng(0).random((8, SIZE, SIZE, 1)).astype("float32")
     wrong = lambda *args: step_ok(*args, shared_tape=True)
-    _rejects(lambda: checks.check_train_step(wrong, generator, discriminator, LATENT, real),
+    rejects(lambda: checks.check_train_step(wrong, generator, discriminator, LATENT, real),
              "also updated generator weights")
-    _rejects(lambda: checks.check_train_step(lambda *a: None, generator, discriminator, LATENT,
+    rejects(lambda: checks.check_train_step(lambda *a: None, generator, discriminator, LATENT,
                                              real), "still a TODO")
 
 
-def test_training_that_does_not_improve_is_rejected():
-    _rejects(lambda: checks.check_training_improves(Score(100, 0.1, 0, 0.5, 10),
+def test_training_that_does_not_improve_is_rejected(rejects):
+    rejects(lambda: checks.check_training_improves(Score(100, 0.1, 0, 0.5, 10),
                                                     Score(60, 0.5, 0.5, 0.6, 10)),
              "100.0 to 60.0")

@@ -17,7 +17,7 @@ import numpy as np
 import papermill as pm
 import pytest
 
-from cvbook import data, profiles
+from cvbook import profiles
 
 N_TRAIN, N_TEST = 600, 150  # not 200: COURSE_OVERRIDES=quick asks for n_eval=200
 

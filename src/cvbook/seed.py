@@ -7,7 +7,7 @@ import numpy as np
 
 
 def set_seed(seed: int = 42, deterministic: bool = True) -> None:
-    """Fix the seeds of Python, NumPy, TensorFlow and Keras, .
+    """Fix the seeds of Python, NumPy, TensorFlow and Keras.
 
     With ``deterministic=True`` TensorFlow is also asked to use deterministic kernels
     (``tf.config.experimental.enable_op_determinism``), so two runs on the same machine give

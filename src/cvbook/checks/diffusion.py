@@ -48,8 +48,8 @@ def check_schedule(make_schedule) -> None:
     ref = _schedule()
     for name, arr in (("betas", betas), ("alphas", alphas), ("alpha_bars", alpha_bars)):
         expect(arr.shape == (T,), f"{name} has shape {arr.shape}; with T={T} it should be ({T},).")
-    expect(_close(betas, ref.betas), f"betas should go linearly from beta_start to beta_end "
-           f"in T steps: np.linspace(beta_start, beta_end, T).")
+    expect(_close(betas, ref.betas), "betas should go linearly from beta_start to beta_end "
+           "in T steps: np.linspace(beta_start, beta_end, T).")
     expect(np.all(np.diff(betas) > 0), "betas should increase: more noise at later steps.")
     expect(np.all((alphas > 0) & (alphas <= 1)), "alphas must lie in (0, 1]: alphas = 1 - betas.")
     expect(_close(alphas, ref.alphas), "alphas = 1 - betas.")
