@@ -42,6 +42,13 @@ def test_feature_maps_one_panel_per_channel(figure):
     assert len([a for a in figure().axes if a.images]) == 4
 
 
+def test_feature_maps_take_channel_names_and_reject_a_flat_array(figure):
+    plots.show_feature_maps(np.random.rand(6, 6, 2), titles=["edges", "blur"])
+    assert [a.get_title() for a in figure().axes if a.images] == ["edges", "blur"]
+    with pytest.raises(ValueError, match="maps must have shape"):
+        plots.show_feature_maps(np.random.rand(36))
+
+
 def test_set_seed_makes_keras_reproducible():
     import keras
 

@@ -58,12 +58,20 @@ def plot_history(history, metrics=("loss", "accuracy"), title: str | None = None
     plt.show()
 
 
-def show_feature_maps(maps, n: int = 16, ncols: int = 8, title: str | None = None):
-    """Show the first ``n`` channels of one image's feature maps (H, W, C), each scaled alone."""
+def show_feature_maps(maps, n: int = 16, ncols: int = 8, titles=None, cmap: str = "viridis",
+                      title: str | None = None, size: float = 1.3):
+    """Show the first ``n`` channels of one image's feature maps (H, W, C), each scaled alone.
+
+    ``maps`` may also be a batch (N, H, W, C): the first image's maps are shown. ``titles``
+    names the channels (default ``ch 0``, ``ch 1``...).
+    """
     maps = np.asarray(maps)
     if maps.ndim == 4:
         maps = maps[0]
+    if maps.ndim != 3:
+        raise ValueError(f"maps must have shape (H, W, C) or (N, H, W, C), got {maps.shape}")
     n = min(n, maps.shape[-1])
     channels = np.moveaxis(maps[..., :n], -1, 0)
-    show_images(channels, titles=[f"ch {i}" for i in range(n)], ncols=ncols,
-                       cmap="viridis", vmin=None, vmax=None, title=title)
+    titles = [f"ch {i}" for i in range(n)] if titles is None else list(titles)[:n]
+    show_images(channels, titles=titles, ncols=ncols, cmap=cmap, vmin=None, vmax=None,
+                title=title, size=size)
