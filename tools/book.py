@@ -6,7 +6,8 @@
    unless an executed copy of its current source is already there (the tests leave one).
 2. The book sources are staged in _build/book-src/ with those executed notebooks (labs stay
    as the learner gets them) and notebook execution switched off.
-3. `jupyter-book build` renders it to _build/html/ with warnings treated as errors.
+3. `jupyter-book build` renders it to _build/html/ with warnings treated as errors. Its log is
+   shown only when it fails; the last line printed is the path of the book.
 """
 
 from __future__ import annotations
@@ -55,17 +56,27 @@ def stage(profile: str) -> None:
 def build(profile: str = "smoke", strict: bool = True) -> str:
     """Execute what is stale, stage, and render the book; returns the path of index.html."""
     for rel in nbtools.notebooks():
-        if rel.startswith("labs" + os.sep) or nbtools.is_fresh(rel, profile):
-            continue
-        print(f"executing {rel} [{profile}]", flush=True)
-        nbtools.execute(rel, profile, progress_bar=True)
+        if rel.startswith("labs" + os.sep):
+            print(f"as is       {rel} (a lab is shown as the learner gets it)")
+        elif nbtools.is_fresh(rel, profile):
+            print(f"up to date  {rel} [{profile}]")
+        else:
+            print(f"executing   {rel} [{profile}]", flush=True)
+            nbtools.execute(rel, profile, progress_bar=True)
     stage(profile)
+    print("rendering   the book with jupyter-book", flush=True)
     jb = os.path.join(os.path.dirname(sys.executable), "jupyter-book")
     cmd = [jb if os.path.exists(jb) else "jupyter-book", "build", STAGE, "--path-output",
            os.path.join(ROOT, "_build", "book-out")]
     if strict:
         cmd += ["--warningiserror", "--keep-going"]
-    subprocess.run(cmd, check=True)
+    # jupyter-book prints pages of Sphinx progress and names its own output folder; show that
+    # log only when the build fails, and print one path at the end.
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        log = (done.stdout + done.stderr).splitlines()
+        print("\n".join(log[-60:]), file=sys.stderr)
+        raise SystemExit(f"jupyter-book failed (exit {done.returncode}); its log ends above")
     shutil.rmtree(HTML, ignore_errors=True)
     shutil.copytree(os.path.join(ROOT, "_build", "book-out", "_build", "html"), HTML)
     index = os.path.join(HTML, "index.html")

@@ -69,13 +69,16 @@ def execute(rel_path: str, profile: str = "smoke", parameters: dict | None = Non
     os.makedirs(os.path.dirname(out), exist_ok=True)
     env_profile = os.environ.get("COURSE_PROFILE")
     os.environ["COURSE_PROFILE"] = profile  # also reaches code that reads the variable
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log in the kernel
     digest = source_hash(rel_path)
     ok = False
     try:
         pm.execute_notebook(os.path.join(ROOT, rel_path), out,
                             parameters={"profile": profile, **(parameters or {})},
                             cwd=os.path.dirname(os.path.join(ROOT, rel_path)),
-                            kernel_name="python3", progress_bar=progress_bar, log_output=False)
+                            kernel_name="python3", progress_bar=progress_bar, log_output=False,
+                            # the kernel's own log ("running over TCP without encryption"...)
+                            extra_arguments=["--log-level=ERROR"])
         ok = True
     finally:
         if env_profile is None:
