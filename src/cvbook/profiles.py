@@ -14,9 +14,9 @@ profile without being edited, in this order:
 
 ``$COURSE_OVERRIDES`` (JSON, for example ``{"epochs": 1}``) replaces the knobs it names in
 whichever notebook has them. ``COURSE_OVERRIDES=quick`` is the preset :data:`QUICK`: every
-notebook's code path for one tiny epoch, with the result checks off (the nbval pass and the
-offline full-profile tests use it). The offline full-profile tests use it to run the full code path
-for one tiny epoch; a parameter passed to the notebook still wins over it.
+notebook's code path for one tiny epoch, with the result checks (:meth:`Config.check`) off. The
+nbval pass and the offline full-profile tests use it; a parameter passed to the notebook still
+wins over it.
 
 Usage in a notebook::
 
@@ -40,9 +40,7 @@ QUICK = {"epochs": 1, "overfit_epochs": 1, "scorer_epochs": 1, "n_train": 300, "
          "n_eval": 200, "n_timing": 100, "seeds": 1, "classic_steps": 5, "mlp_epochs": 1,
          "dcgan_epochs": 1, "ae_epochs": 1, "gan_epochs": 1, "T": 20, "ddim_steps": [2, 5],
          "guidance_steps": 2, "widths": [8, 16], "steps": 5,
-         # the lab checks are the learner's, not cfg.check: these bounds switch them off
-         "target_accuracy": 0.0, "improve_factor": 1e9,
-         "check_results": False}
+         "check_results": False}  # every result a chapter asserts goes through cfg.check
 
 # notebook key -> profile -> knobs. Keep the keys of both profiles identical.
 PROFILES: dict[str, dict[str, dict]] = {
