@@ -63,14 +63,14 @@ def test_inactive_detector_check(wrong):
     ("pets", "teleport", "unknown option"),
 ])
 def test_safe_choices_reject_label_changing(dataset, add, hint):
-    right = {k: set(v) for k, v in checks.SAFE.items()}
+    right = {k: set(v) for k, v in checks._SAFE.items()}
     checks.check_safe_choices(right)
     with pytest.raises(LabCheckError, match=hint):
         checks.check_safe_choices({**right, dataset: right[dataset] | {add}})
 
 
 def test_safe_choices_want_the_useful_ones_too():
-    right = {k: set(v) for k, v in checks.SAFE.items()}
+    right = {k: set(v) for k, v in checks._SAFE.items()}
     with pytest.raises(LabCheckError, match="no 'up'"):
         checks.check_safe_choices({**right, "satellite": right["pets"]})
     with pytest.raises(LabCheckError, match="left out"):

@@ -50,7 +50,7 @@ def test_seed_cnn_rejects_a_missing_layer():
 
 
 def test_conv_output_size_check():
-    checks.check_conv_output_size(checks.conv_output_size_reference)
+    checks.check_conv_output_size(checks._conv_output_size)
     with pytest.raises(LabCheckError, match="same"):  # ignores padding
         checks.check_conv_output_size(lambda n, k, s=1, padding="valid": (n - k) // s + 1)
     with pytest.raises(LabCheckError, match="valid"):  # forgets the + 1
@@ -67,7 +67,7 @@ def test_param_count_check():
         checks.check_param_count(None)
 
 
-RIGHT = dict(checks.HEAD_TASKS)
+RIGHT = dict(checks._HEAD_TASKS)
 
 
 @pytest.mark.parametrize("task, answer, hint", [

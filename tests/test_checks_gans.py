@@ -112,3 +112,21 @@ def test_training_that_does_not_improve_is_rejected(rejects):
     rejects(lambda: checks.check_training_improves(Score(100, 0.1, 0, 0.5, 10),
                                                     Score(60, 0.5, 0.5, 0.6, 10)),
              "100.0 to 60.0")
+
+
+def test_train_with_step_trains_fresh_networks_with_the_learners_step():
+    from cvbook import gan
+
+    images = np.random.default_rng(1).random((32, SIZE, SIZE, 1)).astype("float32")
+    calls = []
+
+    def counting_step(*args):
+        calls.append(1)
+        return step_ok(*args)
+
+    g = gan.train_with_step(counting_step, generator, discriminator, LATENT, images, steps=3,
+                            batch_size=8)
+    assert g.output_shape == (None, SIZE, SIZE, 1)
+    assert calls  # traced through the learner's function
+    untrained = (keras.utils.set_random_seed(0), generator(LATENT, SIZE))[1]
+    assert any(not np.array_equal(a, b) for a, b in zip(g.get_weights(), untrained.get_weights()))

@@ -144,6 +144,32 @@ class GAN(keras.Model):
         return {name: t.result() for name, t in self.trackers.items()}
 
 
+def train_with_step(train_step, make_generator, make_discriminator, latent_dim: int, images,
+                    steps: int, batch_size: int, learning_rate: float = 5e-4, seed: int = 0):
+    """Train fresh networks for ``steps`` steps with a hand-written ``train_step``; returns G.
+
+    ``train_step(real, g, d, d_opt, g_opt, latent_dim)`` is the function the GAN lab asks for
+    (it returns the two losses). Each step draws a random batch of ``images``; a progress bar
+    shows the losses every 50 steps.
+    """
+    from .seed import set_seed
+
+    set_seed(seed)
+    g = make_generator(latent_dim, images.shape[1])
+    d = make_discriminator(images.shape[1])
+    d_opt = keras.optimizers.Adam(learning_rate, beta_1=0.5)
+    g_opt = keras.optimizers.Adam(learning_rate, beta_1=0.5)
+    step_fn = tf.function(lambda real: train_step(real, g, d, d_opt, g_opt, latent_dim))
+    rng = np.random.default_rng(seed)
+    bar = keras.utils.Progbar(steps, stateful_metrics=["d_loss", "g_loss"])
+    for i in range(steps):
+        real = tf.constant(images[rng.integers(0, len(images), batch_size)])
+        d_loss, g_loss = step_fn(real)
+        if (i + 1) % 50 == 0 or i + 1 == steps:
+            bar.update(i + 1, [("d_loss", float(d_loss)), ("g_loss", float(g_loss))])
+    return g
+
+
 class SampleGrid(keras.callbacks.Callback):
     """Keras callback: after every epoch, generate images from the *same* fixed noise.
 

@@ -93,14 +93,16 @@ def check_inactive_detector(fn, augment, images) -> None:
     passed("you can prove an augmentation is off at inference")
 
 
-SAFE = {
+_SAFE = {
     "digits": {"small_rotation", "zoom", "shift", "brightness"},
     "pets": {"horizontal_flip", "small_rotation", "zoom", "shift", "brightness"},
     "satellite": {"horizontal_flip", "vertical_flip", "rotate_180", "small_rotation", "zoom",
                   "shift", "brightness"},
 }
-OPTIONS = SAFE["satellite"]
-WHY_UNSAFE = {
+# the menu the lab offers (the answers above are a subset of it per dataset)
+OPTIONS = frozenset({"horizontal_flip", "vertical_flip", "rotate_180", "small_rotation", "zoom",
+                     "shift", "brightness"})
+_WHY_UNSAFE = {
     ("digits", "horizontal_flip"): "a mirrored 2, 3 or 7 is not a digit any more",
     ("digits", "vertical_flip"): "flipped upside down, a 6 looks like a 9",
     ("digits", "rotate_180"): "a 6 turned half a turn is a 9: the label changes",
@@ -113,14 +115,14 @@ WHY_UNSAFE = {
 def check_safe_choices(safe: dict) -> None:
     """Only label-preserving augmentations, and enough of them, for each dataset."""
     require(safe, "safe")
-    for dataset, right in SAFE.items():
+    for dataset, right in _SAFE.items():
         chosen = set(require(safe.get(dataset), f"safe[{dataset!r}]"))
         unknown = chosen - OPTIONS
         expect(not unknown, f"{dataset}: unknown option(s) {sorted(unknown)}; choose from "
                f"{sorted(OPTIONS)}.")
         unsafe = sorted(chosen - right)
         expect(not unsafe, f"{dataset}: {unsafe[0]} is not safe: "
-               f"{WHY_UNSAFE.get((dataset, unsafe[0]))}." if unsafe else "")
+               f"{_WHY_UNSAFE.get((dataset, unsafe[0]))}." if unsafe else "")
         if dataset == "satellite":
             expect({"vertical_flip", "rotate_180"} <= chosen,
                    "satellite: seen from above there is no 'up': vertical flips and half turns "

@@ -10,7 +10,7 @@ from . import expect, layers_of, passed, require
 SEED_INPUT_SHAPE = (64, 64, 3)
 
 
-def reference_seed_cnn(input_shape=SEED_INPUT_SHAPE, num_classes: int = 10):
+def _reference_seed_cnn(input_shape=SEED_INPUT_SHAPE, num_classes: int = 10):
     """The course's reference CNN: Conv(32) > Pool > Conv(64) > Pool > Flatten > Dense(128) > softmax."""
     import keras
     from keras import layers
@@ -34,7 +34,7 @@ def check_seed_cnn(model) -> None:
     require(model, "model")
     expect(isinstance(model, keras.Model), "`model` should be a keras.Model "
            "(for example keras.Sequential([...])).")
-    ref = reference_seed_cnn()
+    ref = _reference_seed_cnn()
     expect(tuple(model.input_shape[1:]) == SEED_INPUT_SHAPE,
            f"The input shape is {tuple(model.input_shape[1:])}; the spec says 64x64 colour "
            f"images: keras.Input(shape=(64, 64, 3)).")
@@ -74,7 +74,7 @@ def check_seed_cnn(model) -> None:
     passed(f"the seed CNN matches the spec ({model.count_params():,} parameters)")
 
 
-def conv_output_size_reference(n: int, k: int, s: int = 1, padding: str = "valid") -> int:
+def _conv_output_size(n: int, k: int, s: int = 1, padding: str = "valid") -> int:
     """Side length after a convolution (or pooling) of size k, stride s, on an n-wide input."""
     if padding == "same":
         return -(-n // s)  # ceil(n / s)
@@ -90,7 +90,7 @@ def check_conv_output_size(fn) -> None:
         got = fn(n, k, s, pad)
         expect(got is not None, "conv_output_size(...) returned None: replace the TODO line "
                "with a formula that returns an int.")
-        want = conv_output_size_reference(n, k, s, pad)
+        want = _conv_output_size(n, k, s, pad)
         hint = ("With 'valid' padding the kernel must fit inside the input: (n - k) // s + 1."
                 if pad == "valid" else
                 "With 'same' padding the input is padded so only the stride shrinks it: "
@@ -103,7 +103,7 @@ def check_conv_output_size(fn) -> None:
 def check_param_count(count, model=None) -> None:
     """The hand-computed parameter count of the seed CNN must be exact."""
     require(count, "seed_cnn_params")
-    want = reference_seed_cnn().count_params()
+    want = _reference_seed_cnn().count_params()
     expect(int(count) == want,
            f"seed_cnn_params = {count:,}, but the model has {want:,}. Count each layer: a "
            f"Conv2D has (k * k * channels_in + 1) * filters; pooling and Flatten have none; "
@@ -111,7 +111,7 @@ def check_param_count(count, model=None) -> None:
     passed(f"parameter count by hand: {want:,}")
 
 
-HEAD_TASKS = {
+_HEAD_TASKS = {
     "digit_class": ("softmax", 10, "sparse_categorical_crossentropy"),
     "cat_or_dog": ("sigmoid", 1, "binary_crossentropy"),
     "house_price": ("linear", 1, "mse"),
@@ -121,7 +121,7 @@ HEAD_TASKS = {
 def check_heads(heads: dict) -> None:
     """Each task gets (activation, units, loss) of the matching output head."""
     require(heads, "heads")
-    for task, (act, units, loss) in HEAD_TASKS.items():
+    for task, (act, units, loss) in _HEAD_TASKS.items():
         expect(task in heads, f"`heads` has no entry for {task!r}.")
         g_act, g_units, g_loss = require(heads[task], f"heads[{task!r}]")
         g_loss = {"mean_squared_error": "mse"}.get(g_loss, g_loss)

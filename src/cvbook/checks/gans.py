@@ -180,30 +180,6 @@ def check_train_step(train_step, make_generator, make_discriminator, latent_dim:
            f"g_loss {g_loss:.3f})")
 
 
-def train_short(train_step, make_generator, make_discriminator, latent_dim: int, images,
-                steps: int, batch_size: int, seed: int = 0):
-    """Train fresh networks with the learner's ``train_step`` for ``steps`` steps; returns G."""
-    import keras
-    import tensorflow as tf
-
-    from .. import set_seed
-
-    set_seed(seed)
-    g = make_generator(latent_dim, images.shape[1])
-    d = make_discriminator(images.shape[1])
-    d_opt = keras.optimizers.Adam(5e-4, beta_1=0.5)
-    g_opt = keras.optimizers.Adam(5e-4, beta_1=0.5)
-    step_fn = tf.function(lambda real: train_step(real, g, d, d_opt, g_opt, latent_dim))
-    rng = np.random.default_rng(seed)
-    bar = keras.utils.Progbar(steps, stateful_metrics=["d_loss", "g_loss"])
-    for i in range(steps):
-        real = tf.constant(images[rng.integers(0, len(images), batch_size)])
-        d_loss, g_loss = step_fn(real)
-        if (i + 1) % 50 == 0 or i + 1 == steps:
-            bar.update(i + 1, [("d_loss", float(d_loss)), ("g_loss", float(g_loss))])
-    return g
-
-
 def check_training_improves(before, after, factor: float = 0.5) -> None:
     """A short run must cut the Fréchet distance at least by ``factor``."""
     expect(after.frechet < factor * before.frechet,
