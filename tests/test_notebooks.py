@@ -125,3 +125,17 @@ def test_solution_is_the_lab_solved(rel):
     checks = [c for c in lab if c.cell_type == "code" and "check" in c.source
               and "exercise" not in c.metadata.get("tags", [])]
     assert exercises >= 3 and len(checks) >= exercises
+
+
+def test_kernel_stderr_goes_to_the_log_and_python_stderr_stays(tmp_path, capfd):
+    import subprocess
+    import sys
+
+    log = tmp_path / "kernel.log"
+    with nbtools.kernel_stderr_to(str(log)):
+        subprocess.run([sys.executable, "-c", "import os; os.write(2, b'C++ noise\\n')"])
+        print("progress", file=sys.stderr)
+    print("after", file=sys.stderr)
+    assert log.read_text() == "C++ noise\n"
+    err = capfd.readouterr().err
+    assert "progress" in err and "after" in err and "noise" not in err

@@ -12,6 +12,7 @@ again. Labs are exercises: executing one stops at its first check, as it does fo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import hashlib
 import os
@@ -56,12 +57,38 @@ def is_fresh(rel_path: str, profile: str) -> bool:
     return meta.get("source_sha256") == source_hash(rel_path) and meta.get("ok", False)
 
 
+@contextlib.contextmanager
+def kernel_stderr_to(path: str):
+    """Send what kernels write to their standard error (TensorFlow's C++ start-up lines, which
+    ignore TF_CPP_MIN_LOG_LEVEL) to ``path`` instead of the terminal, while Python's
+    ``sys.stderr`` here (progress bars, errors) stays on the terminal.
+
+    A kernel inherits this process's file descriptor 2, so that descriptor points at the log
+    for the duration; ``sys.stderr`` gets a copy of the original descriptor.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "wb") as log:
+        os.dup2(log.fileno(), 2)
+    terminal = os.fdopen(os.dup(saved), "w", buffering=1)
+    previous, sys.stderr = sys.stderr, terminal
+    try:
+        yield path
+    finally:
+        terminal.flush()
+        sys.stderr = previous
+        os.dup2(saved, 2)
+        os.close(saved)
+        terminal.close()
+
+
 def execute(rel_path: str, profile: str = "smoke", parameters: dict | None = None,
             progress_bar: bool = False) -> str:
     """Run one notebook with papermill in ``profile``; returns the executed copy's path.
 
     Raises papermill's ``PapermillExecutionError`` when a cell fails; the executed copy is
-    still written (with ``ok: false``), so the failing output can be inspected.
+    still written (with ``ok: false``), so the failing output can be inspected. The kernel's
+    own standard error (below Python: TensorFlow's C++ log) goes to ``<executed copy>.log``.
     """
     import papermill as pm
 
@@ -73,12 +100,14 @@ def execute(rel_path: str, profile: str = "smoke", parameters: dict | None = Non
     digest = source_hash(rel_path)
     ok = False
     try:
-        pm.execute_notebook(os.path.join(ROOT, rel_path), out,
-                            parameters={"profile": profile, **(parameters or {})},
-                            cwd=os.path.dirname(os.path.join(ROOT, rel_path)),
-                            kernel_name="python3", progress_bar=progress_bar, log_output=False,
-                            # the kernel's own log ("running over TCP without encryption"...)
-                            extra_arguments=["--log-level=ERROR"])
+        with kernel_stderr_to(out + ".log"):
+            pm.execute_notebook(os.path.join(ROOT, rel_path), out,
+                                parameters={"profile": profile, **(parameters or {})},
+                                cwd=os.path.dirname(os.path.join(ROOT, rel_path)),
+                                kernel_name="python3", progress_bar=progress_bar,
+                                log_output=False,
+                                # the kernel's own log ("running over TCP without encryption")
+                                extra_arguments=["--log-level=ERROR"])
         ok = True
     finally:
         if env_profile is None:
