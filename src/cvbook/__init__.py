@@ -5,7 +5,8 @@ Notebooks import it so that they can stay about ideas rather than plumbing:
 - :mod:`cvbook.profiles` -- the ``smoke`` and ``full`` run profiles of every notebook;
 - :mod:`cvbook.data` -- datasets (Keras downloads, plus offline data bundled with scikit-learn
   and scikit-image) with one consistent shape and value range;
-- :mod:`cvbook.plots` -- image grids, training curves and feature maps;
+- :mod:`cvbook.plots` -- image grids, training curves, feature maps, and `show_source`;
+- :mod:`cvbook.models` -- the CNN builders and a compact training log (`epoch_log`);
 - :mod:`cvbook.gan` -- GAN builders, a ``keras.Model`` with a custom ``train_step``, a sample grid;
 - :mod:`cvbook.diffusion` -- schedules, forward process, U-Net, DDPM / DDIM samplers;
 - :mod:`cvbook.metrics` -- Fréchet distance, class coverage and balance of generated images;

@@ -1,6 +1,6 @@
 """Diffusion models: noise schedules, the forward process, a small U-Net, DDPM and DDIM sampling.
 
-The diffusion chapter prints these with :func:`cvbook.models.show_source`; the diffusion lab
+The diffusion chapter prints these with :func:`cvbook.plots.show_source`; the diffusion lab
 checks the learner's versions against the reference functions here.
 
 Conventions (as in Ho et al., 2020, with 0-based steps): ``t`` runs over ``0 .. T-1``;

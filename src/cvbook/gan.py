@@ -1,6 +1,6 @@
 """GAN building blocks shared by the GAN chapter, its lab and the diffusion chapter.
 
-The chapters print these with :func:`cvbook.models.show_source`, so read them there.
+The chapters print these with :func:`cvbook.plots.show_source`, so read them there.
 All generators end in a sigmoid: they make images in [0, 1], like ``cvbook.data``. All
 discriminators end in a sigmoid too: they output the probability that an image is real.
 Importing this module imports Keras (unlike ``import cvbook``).

@@ -1,12 +1,13 @@
-"""Model builders shared by several notebooks.
+"""Model builders shared by several notebooks, and a compact training log.
 
-Each builder is short on purpose: the chapters print its source with :func:`show_source`, so
-the code a learner reads is the code that runs.
+Each builder is short on purpose: the chapters print its source with
+:func:`cvbook.plots.show_source`, so the code a learner reads is the code that runs.
 """
 
 from __future__ import annotations
 
-import inspect
+import math
+import time
 
 
 def small_cnn(input_shape, num_classes: int, width: int = 32, dropout: float = 0.0,
@@ -56,8 +57,27 @@ def compile_classifier(model, learning_rate: float = 1e-3):
     return model
 
 
-def show_source(obj):
-    """Display the source code of a function or class of this package in the notebook."""
-    from IPython.display import Code, display
+def epoch_log(lines: int = 6, quiet_seconds: float = 60.0):
+    """A Keras callback for ``fit(..., verbose=0, callbacks=[epoch_log()])``: compact progress.
 
-    display(Code(inspect.getsource(obj), language="python"))
+    Prints one line for the first epoch, the last, and about ``lines`` in all, each with the
+    metrics and the time so far; also any epoch that ends ``quiet_seconds`` after the previous
+    line, so a slow run is never silent for long. Pages stay readable where ``verbose=2``
+    would print every epoch.
+    """
+    import keras
+
+    class EpochLog(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start = self.last = time.perf_counter()
+            self.every = max(1, math.ceil(self.params["epochs"] / lines))
+
+        def on_epoch_end(self, epoch, logs=None):
+            now, done, total = time.perf_counter(), epoch + 1, self.params["epochs"]
+            if done in (1, total) or done % self.every == 0 or now - self.last >= quiet_seconds:
+                metrics = "  ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items())
+                print(f"epoch {done:>{len(str(total))}}/{total}  {metrics}  "
+                      f"({now - self.start:.0f} s)", flush=True)
+                self.last = now
+
+    return EpochLog()

@@ -1,7 +1,8 @@
-"""Small, readable figures: image grids, training curves, feature maps."""
+"""What the notebooks show: image grids, training curves, feature maps, and source code."""
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import matplotlib.pyplot as plt
@@ -75,3 +76,25 @@ def show_feature_maps(maps, n: int = 16, ncols: int = 8, titles=None, cmap: str 
     titles = [f"ch {i}" for i in range(n)] if titles is None else list(titles)[:n]
     show_images(channels, titles=titles, ncols=ncols, cmap=cmap, vmin=None, vmax=None,
                 title=title, size=size)
+
+
+def show_source(*objects) -> None:
+    """Show the source code of functions or classes, as it is in the file that runs.
+
+    The chapters use it for the course's own building blocks (``cvbook.gan``,
+    ``cvbook.diffusion``...), so what a learner reads is exactly what executes. Outside a
+    notebook the code is printed.
+    """
+    for obj in objects:
+        if not (inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismethod(obj)):
+            raise TypeError(f"show_source takes functions, methods or classes, got {obj!r}")
+        code = inspect.getsource(obj)
+        try:
+            from IPython import get_ipython
+            from IPython.display import Code, display
+        except ImportError:
+            get_ipython = None
+        if get_ipython is not None and get_ipython() is not None:
+            display(Code(code, language="python"))
+        else:
+            print(code)

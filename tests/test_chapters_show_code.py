@@ -1,0 +1,128 @@
+"""Rule: what a chapter runs from the course's model code, it shows (no need to open src/).
+
+The chapters keep their building blocks in the package (the labs, the benchmark and the tests
+use the same ones) and print each with ``plots.show_source`` straight from the file that runs,
+so the code on the page cannot drift from the code that executes. This test reads every
+chapter's code cells and fails when one uses a function or class of the "idea" modules below
+that neither it nor an earlier chapter shows -- including the helpers those call (``_block``
+inside ``unet``, ``Schedule`` in the samplers' signatures).
+"""
+
+import ast
+import importlib
+import inspect
+import os
+import textwrap
+
+import nbformat
+import pytest
+
+import notebooks as nbtools
+
+IDEA_MODULES = ("gan", "diffusion", "models", "metrics")  # data, plots, profiles: plumbing
+PLUMBING = {"cvbook.models.epoch_log"}  # a progress printer, not an idea of the course
+CHAPTERS = nbtools.notebooks(["chapters"])
+
+
+def _module(name):
+    return importlib.import_module(f"cvbook.{name}")
+
+
+def _qualname(obj):
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+def _code(rel):
+    nb = nbformat.read(os.path.join(nbtools.ROOT, rel), as_version=4)
+    lines = [line for c in nb.cells if c.cell_type == "code" for line in c.source.splitlines()
+             if not line.lstrip().startswith(("!", "%"))]
+    return ast.parse("\n".join(lines))
+
+
+def _resolve(node):
+    """``gan.GAN`` / ``diffusion.Diffusion.sample`` -> the object, or None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name) or node.id not in IDEA_MODULES or not parts:
+        return None
+    obj = _module(node.id)
+    for part in reversed(parts):
+        obj = getattr(obj, part, None)
+    return obj
+
+
+def _is_course_code(obj):
+    return ((inspect.isfunction(obj) or inspect.isclass(obj))
+            and obj.__module__ in {f"cvbook.{m}" for m in IDEA_MODULES}
+            and _qualname(obj) not in PLUMBING)
+
+
+def _used_and_shown(tree):
+    used, shown = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "show_source":
+            for arg in node.args:
+                obj = _resolve(arg)
+                assert obj is not None, f"show_source of something not in {IDEA_MODULES}"
+                shown.add(_qualname(obj))
+        elif isinstance(node, ast.Attribute):
+            obj = _resolve(node)
+            if _is_course_code(obj):
+                used.add(obj)
+    return used, shown
+
+
+def _helpers(qualname):
+    """Course functions and classes that the shown source of ``qualname`` refers to by name."""
+    parts = qualname.split(".")  # cvbook.<module>.<name>[.<method>]
+    module = importlib.import_module(".".join(parts[:2]))
+    obj = module
+    for part in parts[2:]:
+        obj = getattr(obj, part)
+    tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    found = {getattr(module, n) for n in names if _is_course_code(getattr(module, n, None))}
+    return {o for o in found if _qualname(o) != qualname}
+
+
+def _covers(shown, obj):
+    """A class counts as shown when it is, or when every method it defines is."""
+    if _qualname(obj) in shown:
+        return True
+    if inspect.isclass(obj):
+        methods = [f"{_qualname(obj)}.{k}" for k, v in vars(obj).items() if inspect.isfunction(v)]
+        return bool(methods) and all(m in shown for m in methods)
+    return False
+
+
+def test_every_chapter_shows_the_course_code_it_runs():
+    shown_so_far, missing = set(), []
+    for rel in CHAPTERS:
+        used, shown = _used_and_shown(_code(rel))
+        shown_so_far |= shown
+        for obj in sorted(used, key=_qualname):
+            if not _covers(shown_so_far, obj):
+                missing.append(f"{rel}: uses {_qualname(obj)} without showing it")
+        for name in sorted(shown):
+            for helper in _helpers(name):
+                if not _covers(shown_so_far, helper):
+                    missing.append(f"{rel}: shows {name} but not {_qualname(helper)}, which it "
+                                   f"calls")
+    assert not missing, "\n".join(missing)
+
+
+def test_the_rule_catches_a_hidden_helper():
+    shown = {"cvbook.diffusion.unet"}
+    assert {_qualname(h) for h in _helpers("cvbook.diffusion.unet")} >= {"cvbook.diffusion._block"}
+    assert not _covers(shown, _module("diffusion")._block)
+    assert not _covers({"cvbook.diffusion.Diffusion.train_step"}, _module("diffusion").Diffusion)
+
+
+@pytest.mark.parametrize("bad", [42, "unet"])
+def test_show_source_names_what_it_takes(bad):
+    from cvbook import plots
+
+    with pytest.raises(TypeError, match="functions, methods or classes"):
+        plots.show_source(bad)
