@@ -79,3 +79,15 @@ def test_small_cnn_learns_digits():
     assert hist["loss"][-1] < 0.5 * hist["loss"][0]
     acc = model.evaluate(ds.x_test, ds.y_test, verbose=0, return_dict=True)["accuracy"]
     assert acc > 0.6  # chance is 0.1
+
+
+def test_epoch_log_prints_a_few_lines_with_first_and_last(capsys):
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.zeros((8, 3), "float32")
+    model.fit(x, x[:, :1], epochs=10, verbose=0, callbacks=[models.epoch_log(lines=3)])
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("epoch")]
+    assert [l.split()[1] for l in lines] == ["1/10", "4/10", "8/10", "10/10"]
+    assert "loss" in lines[0] and lines[0].rstrip().endswith("s)")
