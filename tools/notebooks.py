@@ -107,7 +107,10 @@ def execute(rel_path: str, profile: str = "smoke", parameters: dict | None = Non
                                 kernel_name="python3", progress_bar=progress_bar,
                                 log_output=False,
                                 # the kernel's own log ("running over TCP without encryption")
-                                extra_arguments=["--log-level=ERROR"])
+                                # off; C-level output (TensorFlow's start-up lines) to the
+                                # log file above, not into the notebook's outputs
+                                extra_arguments=["--log-level=ERROR",
+                                                 "--IPKernelApp.capture_fd_output=False"])
         ok = True
     finally:
         if env_profile is None:
