@@ -7,144 +7,178 @@ import numpy as np
 from . import activation_name as _act
 from . import expect, layers_of, passed, require
 
-SEED_INPUT_SHAPE = (64, 64, 3)
+INPUT_SHAPE = (32, 32, 3)
+# the spec of exercise 1: (filters, strides, padding) of each Conv2D (all 3x3, ReLU)
+_CONV_SPEC = [(32, 1, "same"), (32, 2, "same"), (64, 1, "valid"), (64, 2, "same")]
 
 
-def _reference_seed_cnn(input_shape=SEED_INPUT_SHAPE, num_classes: int = 10):
-    """The course's reference CNN: Conv(32) > Pool > Conv(64) > Pool > Flatten > Dense(128) > softmax."""
+def _reference_strided_cnn():
+    """The answer to exercise 1: four 3x3 convolutions, strides instead of pooling, global
+    average pooling, a softmax over 10 classes."""
     import keras
     from keras import layers
 
-    return keras.Sequential([
-        keras.Input(shape=input_shape),
-        layers.Conv2D(32, (3, 3), activation="relu"),
-        layers.MaxPooling2D((2, 2)),
-        layers.Conv2D(64, (3, 3), activation="relu"),
-        layers.MaxPooling2D((2, 2)),
-        layers.Flatten(),
-        layers.Dense(128, activation="relu"),
-        layers.Dense(num_classes, activation="softmax"),
-    ], name="seed_cnn")
+    return keras.Sequential(
+        [keras.Input(shape=INPUT_SHAPE)]
+        + [layers.Conv2D(f, 3, strides=s, padding=p, activation="relu") for f, s, p in _CONV_SPEC]
+        + [layers.GlobalAveragePooling2D(), layers.Dense(10, activation="softmax")],
+        name="strided_cnn")
 
 
-def check_seed_cnn(model) -> None:
-    """The learner's model must match the reference CNN layer by layer."""
+def _side(n: int, k: int, s: int, padding: str) -> int:
+    """Side length after a k x k convolution with stride s on an n x n input."""
+    return -(-n // s) if padding == "same" else (n - k) // s + 1
+
+
+def _sides() -> list[int]:
+    sides, n = [], INPUT_SHAPE[0]
+    for _, s, p in _CONV_SPEC:
+        n = _side(n, 3, s, p)
+        sides.append(n)
+    return sides
+
+
+def check_strided_cnn(model) -> None:
+    """The learner's model must match the spec of exercise 1 layer by layer."""
     import keras
 
     require(model, "model")
     expect(isinstance(model, keras.Model), "`model` should be a keras.Model "
            "(for example keras.Sequential([...])).")
-    ref = _reference_seed_cnn()
-    expect(tuple(model.input_shape[1:]) == SEED_INPUT_SHAPE,
-           f"The input shape is {tuple(model.input_shape[1:])}; the spec says 64x64 colour "
-           f"images: keras.Input(shape=(64, 64, 3)).")
-    got, want = layers_of(model), layers_of(ref)
-    expect(len(got) == len(want),
-           f"Your model has {len(got)} layers; the spec has {len(want)}: Conv2D, MaxPooling2D, "
-           f"Conv2D, MaxPooling2D, Flatten, Dense, Dense.")
-    for i, (g, w) in enumerate(zip(got, want), start=1):
-        kind = type(w).__name__
-        expect(type(g).__name__ == kind,
-               f"Layer {i} is a {type(g).__name__}; the spec has a {kind} there.")
-        if kind == "Conv2D":
-            expect(g.filters == w.filters,
-                   f"Layer {i} (Conv2D) has {g.filters} filters; the spec asks for {w.filters}.")
-            expect(tuple(g.kernel_size) == (3, 3),
-                   f"Layer {i} (Conv2D) has kernel_size {tuple(g.kernel_size)}; use (3, 3).")
-            expect(g.padding == "valid",
-                   f"Layer {i} (Conv2D) uses padding='{g.padding}'. The spec uses the default "
-                   f"'valid' padding, which shrinks each side by 2 with a 3x3 kernel "
-                   f"(64 -> 62); 'same' would keep 64 and change every later shape.")
-            expect(tuple(g.strides) == (1, 1), f"Layer {i} (Conv2D) should use strides (1, 1).")
-        if kind in ("Conv2D", "Dense"):
-            expect(_act(g) == _act(w),
-                   f"Layer {i} ({kind}) has activation '{_act(g)}'; the spec uses "
-                   f"'{_act(w)}'." + (" Without ReLU, stacked layers collapse into one linear "
-                                      "map." if _act(w) == "relu" else
-                                      " Ten classes, one answer: softmax turns the ten scores "
-                                      "into probabilities that sum to 1."))
-        if kind == "Dense":
-            expect(g.units == w.units, f"Layer {i} (Dense) has {g.units} units; the spec "
-                   f"asks for {w.units}.")
-        if kind == "MaxPooling2D":
-            expect(tuple(g.pool_size) == (2, 2), f"Layer {i} should pool with pool_size=(2, 2).")
-    expect(model.count_params() == ref.count_params(),
-           f"Your model has {model.count_params():,} parameters; the spec's has "
-           f"{ref.count_params():,}.")
-    passed(f"the seed CNN matches the spec ({model.count_params():,} parameters)")
+    expect(tuple(model.input_shape[1:]) == INPUT_SHAPE,
+           f"The input shape is {tuple(model.input_shape[1:])}; the spec says 32x32 colour "
+           f"images: keras.Input(shape=(32, 32, 3)).")
+    got = layers_of(model)
+    kinds = [type(l).__name__ for l in got]
+    if "MaxPooling2D" in kinds:
+        expect(False, "The spec has no pooling between the convolutions: layers 2 and 4 "
+               "downsample by themselves with strides=2.")
+    if "Flatten" in kinds:
+        expect(False, "The spec ends with GlobalAveragePooling2D, not Flatten: it averages each "
+               "feature map to one number, so the Dense layer sees 64 values whatever the "
+               "image size.")
+    want = ["Conv2D"] * 4 + ["GlobalAveragePooling2D", "Dense"]
+    expect(kinds == want, f"Your layers are {kinds}; the spec has {want}.")
+    for i, (layer, (filters, strides, padding)) in enumerate(zip(got, _CONV_SPEC), start=1):
+        expect(layer.filters == filters,
+               f"Conv2D {i} has {layer.filters} filters; the spec asks for {filters}.")
+        expect(tuple(layer.kernel_size) == (3, 3),
+               f"Conv2D {i} has kernel_size {tuple(layer.kernel_size)}; all four are 3x3.")
+        expect(tuple(layer.strides) == (strides, strides),
+               f"Conv2D {i} uses strides {tuple(layer.strides)}; the spec says strides={strides}"
+               + (": this layer halves the map instead of a pooling layer." if strides == 2
+                  else "."))
+        expect(layer.padding == padding,
+               f"Conv2D {i} uses padding='{layer.padding}'; the spec says '{padding}'.")
+        expect(_act(layer) == "relu", f"Conv2D {i} has activation '{_act(layer)}'; use 'relu'. "
+               f"Without it, stacked convolutions collapse into one linear map.")
+    head = got[-1]
+    expect(head.units == 10 and _act(head) == "softmax",
+           f"The last layer is Dense({head.units}, activation='{_act(head)}'); ten classes, one "
+           f"answer each: Dense(10, activation='softmax').")
+    passed(f"the strided CNN matches the spec ({model.count_params():,} parameters)")
 
 
-def _conv_output_size(n: int, k: int, s: int = 1, padding: str = "valid") -> int:
-    """Side length after a convolution (or pooling) of size k, stride s, on an n-wide input."""
-    if padding == "same":
-        return -(-n // s)  # ceil(n / s)
-    return (n - k) // s + 1
-
-
-def check_conv_output_size(fn) -> None:
-    """``fn(n, k, s, padding)`` must give the same size as Keras' formula on many cases."""
-    require(fn, "conv_output_size")
-    cases = [(64, 3, 1, "valid"), (64, 3, 1, "same"), (28, 5, 1, "valid"), (32, 3, 2, "valid"),
-             (32, 3, 2, "same"), (31, 2, 2, "valid"), (7, 7, 1, "valid"), (13, 3, 2, "same")]
-    for n, k, s, pad in cases:
-        got = fn(n, k, s, pad)
-        expect(got is not None, "conv_output_size(...) returned None: replace the TODO line "
-               "with a formula that returns an int.")
-        want = _conv_output_size(n, k, s, pad)
-        hint = ("With 'valid' padding the kernel must fit inside the input: (n - k) // s + 1."
-                if pad == "valid" else
-                "With 'same' padding the input is padded so only the stride shrinks it: "
-                "ceil(n / s).")
-        expect(got == want, f"conv_output_size({n}, {k}, {s}, '{pad}') returned {got}; "
-               f"expected {want}. {hint}")
-    passed("conv_output_size agrees with Keras on 'valid' and 'same' padding")
+def check_feature_sizes(sizes) -> None:
+    """The side length after each of the four convolutions, worked out by hand."""
+    require(sizes, "sizes")
+    expect(isinstance(sizes, (list, tuple)) and len(sizes) == 4,
+           f"`sizes` should be a list of 4 numbers, one per Conv2D, such as [32, 16, 14, 7]; "
+           f"got {sizes!r}.")
+    n = INPUT_SHAPE[0]
+    for i, ((_, s, padding), got) in enumerate(zip(_CONV_SPEC, sizes), start=1):
+        want = _side(n, 3, s, padding)
+        if got != want:
+            if padding == "same" and got == _side(n, 3, s, "valid"):
+                hint = (f"{got} is the 'valid' formula; with padding='same' only the stride "
+                        f"shrinks the map: ceil({n} / {s}) = {want}.")
+            elif padding == "valid" and got == n:
+                hint = f"'valid' padding loses the border: ({n} - 3) // {s} + 1 = {want}."
+            elif padding == "valid" and got == (n - 3) // s:
+                hint = f"you forgot the + 1: ({n} - 3) // {s} + 1 = {want}."
+            elif s == 2 and got == _side(n, 3, 1, padding):
+                hint = "the stride was left out: this layer moves 2 pixels at a time."
+            else:
+                hint = ("'valid': (n - k) // s + 1; 'same': ceil(n / s), where n is the size "
+                        "coming out of the previous layer.")
+            expect(False, f"sizes[{i - 1}] (after Conv2D {i}, input {n}x{n}) is {got}; "
+                   f"expected {want}: {hint}")
+        n = want
+    passed(f"feature map sizes by hand: {INPUT_SHAPE[0]} -> " + " -> ".join(map(str, _sides())))
 
 
 def check_param_count(count, model=None) -> None:
-    """The hand-computed parameter count of the seed CNN must be exact."""
-    require(count, "seed_cnn_params")
-    want = _reference_seed_cnn().count_params()
-    expect(int(count) == want,
-           f"seed_cnn_params = {count:,}, but the model has {want:,}. Count each layer: a "
-           f"Conv2D has (k * k * channels_in + 1) * filters; pooling and Flatten have none; "
-           f"a Dense has (inputs + 1) * units. Flatten sees 14 * 14 * 64 values.")
+    """The hand-computed parameter count of the exercise 1 model must be exact."""
+    require(count, "param_count")
+    want = _reference_strided_cnn().count_params()
+    count = int(count)
+    conv_biases = sum(f for f, _, _ in _CONV_SPEC)
+    flatten_dense = (_sides()[-1] ** 2 * _CONV_SPEC[-1][0] + 1) * 10
+    gap_dense = (_CONV_SPEC[-1][0] + 1) * 10
+    if count == want - conv_biases - 10:
+        expect(False, f"param_count = {count:,}: the biases are missing. Every filter and "
+               f"every Dense unit has one.")
+    if count == want - gap_dense + flatten_dense:
+        expect(False, f"param_count = {count:,}: that counts a Flatten. GlobalAveragePooling2D "
+               f"hands the Dense layer one number per feature map: 64 inputs.")
+    channels_in = [INPUT_SHAPE[-1]] + [f for f, _, _ in _CONV_SPEC[:-1]]
+    if count == want - sum((3 * 3 * c + 1) * f for c, (f, _, _) in zip(channels_in, _CONV_SPEC))\
+            + sum((3 * 3 * 3 + 1) * f for f, _, _ in _CONV_SPEC):
+        expect(False, f"param_count = {count:,}: a kernel spans *all* the channels coming in "
+               f"(3 for the image, then the previous layer's filters), not always 3.")
+    expect(count == want,
+           f"param_count = {count:,}, but the model has {want:,}. Count each layer: a Conv2D "
+           f"has (k * k * channels_in + 1) * filters, whatever its strides and padding; "
+           f"pooling has none; a Dense has (inputs + 1) * units.")
     passed(f"parameter count by hand: {want:,}")
 
 
 _HEAD_TASKS = {
-    "digit_class": ("softmax", 10, "sparse_categorical_crossentropy"),
-    "cat_or_dog": ("sigmoid", 1, "binary_crossentropy"),
-    "house_price": ("linear", 1, "mse"),
+    "clothing_tags": ("sigmoid", 6, "binary_crossentropy"),
+    "weather_onehot": ("softmax", 4, "categorical_crossentropy"),
+    "temperature": ("linear", 1, "mse"),
 }
 
 
 def check_heads(heads: dict) -> None:
     """Each task gets (activation, units, loss) of the matching output head."""
     require(heads, "heads")
-    for task, (act, units, loss) in _HEAD_TASKS.items():
+    expect(isinstance(heads, dict), f"`heads` should be a dict of task -> (activation, units, "
+           f"loss), got {type(heads).__name__}.")
+    for task in _HEAD_TASKS:
         expect(task in heads, f"`heads` has no entry for {task!r}.")
-        g_act, g_units, g_loss = require(heads[task], f"heads[{task!r}]")
-        g_loss = {"mean_squared_error": "mse"}.get(g_loss, g_loss)
-        if task == "digit_class":
-            expect(g_act == "softmax", f"{task}: one of ten classes -> 'softmax', not "
-                   f"'{g_act}': the ten probabilities must compete and sum to 1.")
-            expect(g_units == 10, f"{task}: one output unit per class -> 10 units.")
-            expect(g_loss in ("sparse_categorical_crossentropy", "categorical_crossentropy"),
-                   f"{task}: softmax pairs with a categorical cross-entropy loss "
-                   f"('sparse_categorical_crossentropy' for integer labels), not '{g_loss}'.")
-        elif task == "cat_or_dog":
-            expect(g_act == "sigmoid", f"{task}: a yes/no answer -> one 'sigmoid' unit giving "
-                   f"P(dog), not '{g_act}'. (softmax over a single unit always outputs 1.0.)")
-            expect(g_units == 1, f"{task}: one sigmoid unit is enough for two classes.")
-            expect(g_loss == "binary_crossentropy",
-                   f"{task}: sigmoid pairs with 'binary_crossentropy', not '{g_loss}'.")
+        answer = require(heads[task], f"heads[{task!r}]")
+        expect(isinstance(answer, (tuple, list)) and len(answer) == 3,
+               f"heads[{task!r}] should be a tuple (activation, units, loss), such as "
+               f"('relu', 5, 'mae'); got {answer!r}.")
+        g_act, g_units, g_loss = answer
+        g_act = "linear" if g_act is None else g_act
+        g_loss = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}.get(g_loss, g_loss)
+        if task == "clothing_tags":
+            expect(g_act == "sigmoid", f"{task}: several tags can apply at once, so each tag "
+                   f"gets its own yes/no probability: 'sigmoid', not '{g_act}'"
+                   + (" (softmax makes the six tags compete for a total of 1)."
+                      if g_act == "softmax" else "."))
+            expect(g_units == 6, f"{task}: one output unit per tag -> 6 units.")
+            expect(g_loss == "binary_crossentropy", f"{task}: six independent yes/no answers "
+                   f"-> 'binary_crossentropy', not '{g_loss}'.")
+        elif task == "weather_onehot":
+            expect(g_act == "softmax", f"{task}: exactly one of four -> 'softmax', not "
+                   f"'{g_act}': the four probabilities must compete and sum to 1.")
+            expect(g_units == 4, f"{task}: one output unit per weather type -> 4 units.")
+            expect(g_loss == "categorical_crossentropy",
+                   f"{task}: the labels are one-hot vectors such as [0, 0, 1, 0] -> "
+                   f"'categorical_crossentropy', not '{g_loss}'"
+                   + (" ('sparse_...' expects integer labels such as 2)."
+                      if g_loss == "sparse_categorical_crossentropy" else "."))
         else:
-            expect(g_act in ("linear", None), f"{task}: a price can be any number -> a "
-                   f"'linear' output (no squashing), not '{g_act}'.")
+            expect(g_act == "linear", f"{task}: a temperature can be any number, negative "
+                   f"included -> a 'linear' output, not '{g_act}'"
+                   + (" (relu can never output -5 °C)." if g_act == "relu" else "."))
             expect(g_units == 1, f"{task}: one number out -> 1 unit.")
             expect(g_loss in ("mse", "mae", "huber"),
                    f"{task}: regression uses a distance loss such as 'mse', not '{g_loss}'.")
-    passed("softmax for one-of-many, sigmoid for yes/no, linear for a number")
+    passed("sigmoid per tag, softmax with one-hot labels, linear for any number")
 
 
 def check_accuracy(model, x_test, y_test, target: float) -> float:
