@@ -1,5 +1,4 @@
-"""The diffusion lab's checks accept the reference and reject the classic mistakes by name."""
-
+"""The diffusion lab's checks accept right answers and reject the classic mistakes by name."""
 
 import numpy as np
 import pytest
@@ -8,70 +7,111 @@ from cvbook import diffusion as dm
 from cvbook.checks import diffusion as checks
 
 
-def schedule_ok(T, b0, b1):
-    betas = np.linspace(b0, b1, T)
+def schedule_ok(T, b0, b1, square=True):
+    roots = np.linspace(np.sqrt(b0), np.sqrt(b1), T)
+    betas = roots ** 2 if square else roots
     return betas, 1 - betas, np.cumprod(1 - betas)
 
 
-def q_ok(x0, t, noise, ab, shift=0, sqrt=(True, True)):
-    a = np.asarray(ab)[np.asarray(t) + shift].reshape(-1, 1, 1, 1)
-    s1 = np.sqrt(a) if sqrt[0] else a
-    s2 = np.sqrt(1 - a) if sqrt[1] else 1 - a
-    return s1 * x0 + s2 * noise
+def renoise_ok(x_s, s, t, noise, ab, ratio=True):
+    col = lambda a, i: np.asarray(a)[np.asarray(i)].reshape(-1, 1, 1, 1)
+    r = col(ab, t) / col(ab, s) if ratio else col(ab, t)
+    return np.sqrt(r) * x_s + np.sqrt(1 - r) * noise
 
 
-def step_ok(x_t, t, eps, betas, alphas, ab, z, noise_at_0=False, div=np.sqrt):
-    mean = (x_t - betas[t] / np.sqrt(1 - ab[t]) * eps) / div(alphas[t])
-    return mean + np.sqrt(betas[t]) * z if (t > 0 or noise_at_0) else mean
+def v_loss_ok(model, x0, t, noise, ab, target="v"):
+    a = np.asarray(ab)[np.asarray(t)].reshape(-1, 1, 1, 1)
+    x_t = dm.q_sample(x0, t, noise, ab)
+    v = {"v": np.sqrt(a) * noise - np.sqrt(1 - a) * x0, "eps": noise,
+         "-v": np.sqrt(1 - a) * x0 - np.sqrt(a) * noise}[target]
+    return np.mean((model(x_t, t) - v) ** 2)
 
 
-def test_reference_answers_pass(capsys):
+def step_ok(x_t, t, eps, betas, alphas, ab, z, variance="posterior", wrap=False):
+    mean = (x_t - betas[t] / np.sqrt(1 - ab[t]) * eps) / np.sqrt(alphas[t])
+    ab_prev = ab[t - 1] if (t > 0 or wrap) else 1.0  # wrap: the classic ab[-1] at t = 0
+    var = {"posterior": (1 - ab_prev) / (1 - ab[t]) * betas[t],
+           "beta": betas[t] if t > 0 else 0.0}[variance]
+    return mean + np.sqrt(var) * z
+
+
+def test_right_answers_pass(capsys):
     checks.check_schedule(schedule_ok)
-    checks.check_q_sample(q_ok)
-    checks.check_loss(dm.diffusion_loss)
+    checks.check_renoise(renoise_ok)
+    checks.check_v_loss(v_loss_ok)
     checks.check_reverse_step(step_ok)
     assert capsys.readouterr().out.count("\u2713") == 4
 
 
+def test_renoise_is_the_forward_process_in_two_legs():
+    """Noising x0 to s, then s to t, has the statistics of noising x0 to t directly."""
+    _, _, ab = checks._schedule()
+    rng = np.random.default_rng(0)
+    n, s, t = 20000, 10, 30
+    x0 = np.full((n, 1, 1, 1), 0.5)
+    x_s = dm.q_sample(x0, np.full(n, s), rng.normal(size=x0.shape), ab)
+    x_t = renoise_ok(x_s, np.full(n, s), np.full(n, t), rng.normal(size=x0.shape), ab)
+    assert abs(x_t.mean() - np.sqrt(ab[t]) * 0.5) < 0.02
+    assert abs(x_t.var() - (1 - ab[t])) < 0.02
+
 
 @pytest.mark.parametrize("make, hint", [
     (lambda T, b0, b1: None, "still a TODO"),
-    (lambda T, b0, b1: (schedule_ok(T, b0, b1)[0], schedule_ok(T, b0, b1)[1],
-                        np.cumsum(1 - np.linspace(b0, b1, T))), "running *product*"),
-    (lambda T, b0, b1: (schedule_ok(T, b0, b1)[0], schedule_ok(T, b0, b1)[1],
-                        np.cumprod(np.linspace(b0, b1, T))), "not the betas"),
-    (lambda T, b0, b1: schedule_ok(T, b1, b0), "linearly from beta_start"),
+    (lambda T, b0, b1: (np.linspace(b0, b1, T), 1 - np.linspace(b0, b1, T),
+                        np.cumprod(1 - np.linspace(b0, b1, T))), "the chapter's linear schedule"),
+    (lambda T, b0, b1: schedule_ok(T, b0, b1, square=False), "Square the evenly spaced"),
+    (lambda T, b0, b1: (*schedule_ok(T, b0, b1)[:2], np.cumsum(schedule_ok(T, b0, b1)[1])),
+     "running *product*"),
+    (lambda T, b0, b1: (*schedule_ok(T, b0, b1)[:2], np.cumprod(schedule_ok(T, b0, b1)[0])),
+     "not the betas"),
+    (lambda T, b0, b1: (schedule_ok(T, b0, b1)[0],) * 3, "alphas = 1 - betas"),
+    (lambda T, b0, b1: "betas", "three arrays"),
 ])
 def test_schedule_mistakes(make, hint, rejects):
     rejects(lambda: checks.check_schedule(make), hint)
 
 
-@pytest.mark.parametrize("kwargs, hint", [
-    (dict(sqrt=(False, False)), "No square roots"),
-    (dict(sqrt=(True, False)), "the noise's needs one too"),
-    (dict(sqrt=(False, True)), "the signal's needs one too"),
-    (dict(shift=-1), "not alpha_bars[t - 1]"),
+@pytest.mark.parametrize("fn, hint", [
+    (lambda *a: None, "still a TODO"),
+    (lambda *a: renoise_ok(*a, ratio=False), "adds that noise twice"),
+    (lambda x_s, s, t, noise, ab: renoise_ok(x_s, t, s, noise, ab), "NaN or inf"),
+    (lambda x_s, s, t, noise, ab: renoise_ok(x_s, s, t, noise, ab)[0], "returned shape"),
+    (lambda x_s, s, t, noise, ab: x_s, "does not match the reference"),
 ])
-def test_q_sample_mistakes(kwargs, hint, rejects):
-    rejects(lambda: checks.check_q_sample(lambda *a: q_ok(*a, **kwargs)), hint)
+@pytest.mark.filterwarnings("ignore:invalid value encountered in sqrt")
+def test_renoise_mistakes(fn, hint, rejects):
+    rejects(lambda: checks.check_renoise(fn), hint)
 
 
-def test_loss_that_predicts_x0_is_rejected(rejects):
-    def loss_x0(model, x0, t, noise, ab):
-        return np.mean((model(dm.q_sample(x0, t, noise, ab), t) - x0) ** 2)
-    rejects(lambda: checks.check_loss(loss_x0), "the target is `noise`")
+@pytest.mark.parametrize("fn, hint", [
+    (lambda *a: v_loss_ok(*a, target="eps"), "epsilon-prediction"),
+    (lambda *a: v_loss_ok(*a, target="-v"), "sign of v is flipped"),
+    (lambda model, x0, t, noise, ab: np.mean((model(x0, t) - (
+        np.sqrt(np.asarray(ab)[t].reshape(-1, 1, 1, 1)) * noise
+        - np.sqrt(1 - np.asarray(ab)[t].reshape(-1, 1, 1, 1)) * x0)) ** 2), "not the clean x0"),
+    (lambda *a: None, "still a TODO"),
+])
+def test_v_loss_mistakes(fn, hint, rejects):
+    rejects(lambda: checks.check_v_loss(fn), hint)
 
 
 @pytest.mark.parametrize("kwargs, hint", [
-    (dict(noise_at_0=True), "No fresh noise at the last step"),
-    (dict(div=lambda a: a), "Divide by sqrt(alpha_t)"),
+    (dict(variance="beta"), "the chapter's choice"),
+    (dict(wrap=True), "NumPy wraps around"),
 ])
 def test_reverse_step_mistakes(kwargs, hint, rejects):
     rejects(lambda: checks.check_reverse_step(lambda *a: step_ok(*a, **kwargs)), hint)
 
 
+def test_reverse_step_that_scales_noise_by_the_variance_is_named(rejects):
+    def by_variance(x_t, t, eps, betas, alphas, ab, z):
+        mean = (x_t - betas[t] / np.sqrt(1 - ab[t]) * eps) / np.sqrt(alphas[t])
+        return mean + (1 - (ab[t - 1] if t else 1)) / (1 - ab[t]) * betas[t] * z
+    rejects(lambda: checks.check_reverse_step(by_variance), "not by the variance")
+
+
 def test_reverse_step_off_by_one_is_named(rejects):
     def off(x_t, t, eps, betas, alphas, ab, z):
-        return step_ok(x_t, max(t - 1, 0), eps, betas, alphas, ab, z) if t > 0 else \
+        return step_ok(x_t, t - 1, eps, betas, alphas, ab, z) if t > 1 else \
             step_ok(x_t, t, eps, betas, alphas, ab, z)
     rejects(lambda: checks.check_reverse_step(off), "Off by one step")
