@@ -19,7 +19,7 @@ import pytest
 
 from cvbook import profiles
 
-N_TRAIN, N_TEST = 600, 150  # not 200: COURSE_OVERRIDES=quick asks for n_eval=200
+N_TRAIN, N_TEST = 600, 150  # fewer than quick's n_test=200: a loader that keeps what exists
 
 def _write_idx(path, array):
     """IDX format: magic number (dtype uint8, ndim), big-endian sizes, then the raw bytes."""
