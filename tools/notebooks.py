@@ -175,7 +175,7 @@ def main(argv=None) -> int:
     parser.add_argument("paths", nargs="*", help="notebooks (default: all)")
     parser.add_argument("--profile", default=os.environ.get("COURSE_PROFILE", "smoke"))
     parser.add_argument("--force", action="store_true", help="run even if up to date")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # options may follow the paths
     paths = [os.path.relpath(os.path.abspath(p), ROOT) for p in args.paths] or notebooks()
     for rel in paths:
         if args.command == "clean":
