@@ -20,13 +20,13 @@ os.environ["COURSE_PROFILE"] = "smoke"
 def pytest_collection_modifyitems(items):
     """Start the slow notebook runs first, longest first (a rough guess: later chapters train
     more). With two workers the short unit tests then fill the gaps at the end, instead of one
-    long notebook running alone while the other worker idles."""
+    long notebook running alone while the other worker idles. This needs xdist to hand out one
+    test at a time (``--maxschedchunk 1`` in the Makefile): by default it gives each worker a
+    block of consecutive tests, and the first block held every notebook."""
     def rank(item):
         node = item.nodeid
         if "test_notebooks_run.py" in node:  # chapters, then solutions, then (quick) labs
             return (0, 0 if "[chapters" in node else 1 if "[solutions" in node else 2)
-        if "test_full_profile_offline.py" in node:
-            return (1, 0)
         return (2, 0)
 
     items.sort(key=rank)  # stable: the order within each group stays as collected

@@ -1,10 +1,13 @@
-"""The full profile's real code path, offline: Keras loads synthetic files from its own cache.
+"""Keras reads Fashion-MNIST from its own cache folder, offline, whoever put the files there.
 
 A temporary KERAS_HOME gets small, correctly formatted Fashion-MNIST files (gzipped IDX, the
-format `keras.datasets.fashion_mnist.load_data()` reads; Keras checks no hash for them). Every
-notebook whose full profile uses Fashion-MNIST then runs in the full profile through the real
-`keras.datasets` loader for one tiny epoch (COURSE_OVERRIDES=quick), with the result checks that need
-real training switched off. MNIST and CIFAR-10 cannot be faked this way: Keras verifies their
+format `keras.datasets.fashion_mnist.load_data()` reads; Keras checks no hash for them), and
+the course's loader must read them through the real `keras.datasets` code, with no network.
+That is the mechanism `cvbook.data.seed_keras_cache` relies on.
+
+The full profile's notebooks themselves run offline in `make test`'s nbval pass
+(COURSE_PROFILE=full COURSE_OVERRIDES=quick: every chapter's full code path on the real data,
+for one tiny epoch). MNIST and CIFAR-10 cannot be faked this way: Keras verifies their
 archives' SHA-256 and would try to download them again; for those, test_data checks the clear
 offline error instead.
 """
@@ -14,12 +17,9 @@ import os
 import struct
 
 import numpy as np
-import papermill as pm
 import pytest
 
-from cvbook import profiles
-
-N_TRAIN, N_TEST = 600, 150  # fewer than quick's n_test=200: a loader that keeps what exists
+N_TRAIN, N_TEST = 600, 150
 
 def _write_idx(path, array):
     """IDX format: magic number (dtype uint8, ndim), big-endian sizes, then the raw bytes."""
@@ -44,20 +44,6 @@ def synthetic_fashion_mnist(keras_home, seed=0):
     return folder
 
 
-def full_fashion_notebooks():
-    keys = {k for k, p in profiles.PROFILES.items() if p["full"].get("dataset") == "fashion_mnist"}
-    found = {}
-    import notebooks as nbtools
-
-    for rel in nbtools.notebooks(("chapters",)):  # solutions: same loader, smoke-tested
-        with open(os.path.join(nbtools.ROOT, rel)) as f:
-            text = f.read()
-        for key in keys:
-            if f'profiles.config(\\"{key}\\"' in text:
-                found[rel] = key
-    return sorted(found)
-
-
 @pytest.fixture()
 def offline_keras_cache(tmp_path, monkeypatch):
     home = tmp_path / "keras"
@@ -76,28 +62,3 @@ def test_the_real_loader_reads_the_synthetic_cache(offline_keras_cache):
                          env=os.environ.copy(), timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert f"({N_TRAIN}, 28, 28, 1) ({N_TEST}, 28, 28, 1) 10 T-shirt/top" in out.stdout
-
-
-def test_every_fashion_mnist_notebook_is_covered():
-    assert "chapters/02_cnn_training.ipynb" in full_fashion_notebooks()
-    assert "chapters/03_augmentation.ipynb" in full_fashion_notebooks()
-    assert "chapters/04_gans.ipynb" in full_fashion_notebooks()
-    assert "chapters/05_diffusion.ipynb" in full_fashion_notebooks()
-
-
-@pytest.mark.parametrize("rel", full_fashion_notebooks())
-def test_full_profile_runs_offline_on_synthetic_cache(rel, offline_keras_cache, tmp_path,
-                                                      monkeypatch):
-    import notebooks as nbtools
-
-    monkeypatch.setenv(profiles.OVERRIDES_ENV_VAR, "quick")
-    monkeypatch.setenv(profiles.RESULTS_ENV_VAR, str(tmp_path / "results"))
-    out = tmp_path / os.path.basename(rel)
-    pm.execute_notebook(os.path.join(nbtools.ROOT, rel), str(out), parameters={"profile": "full"},
-                        cwd=os.path.dirname(os.path.join(nbtools.ROOT, rel)), progress_bar=False,
-                        kernel_name="python3")
-    text = out.read_text()
-    assert "profile: full" in text and "fashion_mnist" in text
-    if rel.startswith("chapters"):
-        assert f"({N_TEST}, 28, 28, 1)" in text  # the synthetic cache, through keras.datasets
-        assert os.listdir(tmp_path / "results"), "the chapter should record its metrics"

@@ -15,8 +15,8 @@ profile without being edited, in this order:
 ``$COURSE_OVERRIDES`` (JSON, for example ``{"epochs": 1}``) replaces the knobs it names in
 whichever notebook has them. ``COURSE_OVERRIDES=quick`` is the preset :data:`QUICK`: every
 notebook's code path for one tiny epoch, with the result checks (:meth:`Config.check`) off. The
-nbval pass and the offline full-profile tests use it; a parameter passed to the notebook still
-wins over it.
+nbval pass of ``make test`` uses it with the full profile; a parameter passed to the notebook
+still wins over it.
 
 Usage in a notebook::
 
@@ -124,9 +124,9 @@ class Config(SimpleNamespace):
     def check(self, condition, message: str) -> None:
         """Assert a result that the notebook's text relies on, like ``assert``.
 
-        The offline full-profile tests run notebooks for one epoch on synthetic data, where no
-        result can hold; they switch these checks off with ``{"check_results": false}`` in
-        ``$COURSE_OVERRIDES``. Nothing else does.
+        ``COURSE_OVERRIDES=quick`` runs notebooks for one tiny epoch, where no result can hold,
+        and switches these checks off (``{"check_results": false}`` in ``$COURSE_OVERRIDES``
+        does the same). Nothing else does.
         """
         if self.check_results and not condition:
             raise AssertionError(message)
