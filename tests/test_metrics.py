@@ -39,7 +39,7 @@ def digits_and_scorer():
 
     cvbook.set_seed(0)
     ds = data.load("digits", image_size=16)
-    return ds, metrics.ImageScorer(ds.x_train, ds.y_train, ds.num_classes, epochs=6)
+    return ds, metrics.ImageScorer.train(ds.x_train, ds.y_train, ds.num_classes, epochs=6)
 
 
 def test_scorer_floor_noise_and_diversity(digits_and_scorer):
@@ -55,4 +55,38 @@ def test_scorer_floor_noise_and_diversity(digits_and_scorer):
     assert one_class.coverage == pytest.approx(0.1)
     assert one_class.balance < 0.2
     assert one_class.frechet > 5 * real.frechet
-    assert set(real.as_dict()) == {"frechet", "coverage", "balance", "confidence"}
+    assert set(real.as_dict()) == {"frechet", "kid", "coverage", "balance", "confidence"}
+    assert abs(real.kid) < 0.1 * noise.kid and one_class.kid > real.kid
+
+
+def test_scorer_resizes_other_sizes_and_rejects_colour(digits_and_scorer):
+    ds, scorer = digits_and_scorer
+    small = data.load("digits", image_size=8).x_test
+    assert scorer.score(small).frechet < scorer.score(
+        np.random.default_rng(0).random(small.shape)).frechet
+    with pytest.raises(ValueError, match="images must have shape"):
+        scorer.score(np.zeros((4, 16, 16, 3), "float32"))
+
+
+def _kid_by_loops(a, b):
+    """KID written out term by term, as in the paper (no vectorisation, no shortcuts)."""
+    d = a.shape[1]
+    k = lambda x, y: (np.dot(x, y) / d + 1.0) ** 3
+    m, n = len(a), len(b)
+    xx = sum(k(a[i], a[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(b[i], b[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    xy = sum(k(a[i], b[j]) for i in range(m) for j in range(n)) / (m * n)
+    return xx + yy - 2 * xy
+
+
+def test_kid_matches_the_definition_and_is_unbiased():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(12, 4)), rng.normal(loc=0.3, size=(9, 4))
+    assert metrics.kernel_inception_distance(a, b) == pytest.approx(_kid_by_loops(a, b))
+    # two samples of one distribution: KID averages to 0 (Frechet stays biased above 0)
+    kids = [metrics.kernel_inception_distance(rng.normal(size=(50, 4)), rng.normal(size=(50, 4)))
+            for _ in range(200)]
+    assert abs(np.mean(kids)) < 3 * np.std(kids) / np.sqrt(len(kids))
+    assert metrics.kernel_inception_distance(a, a + 2.0) > 10 * abs(np.mean(kids))
+    with pytest.raises(ValueError, match="same d"):
+        metrics.kernel_inception_distance(a, b[:, :3])
