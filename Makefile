@@ -4,7 +4,7 @@ PYTEST = $(PYTHON) -m pytest -p no:cacheprovider
 WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: help test book lab clean-notebooks launch-sync bench
+.PHONY: help test book lab clean-notebooks launch-sync bench checkpoints
 
 help:
 	@echo "make test      unit tests, every notebook (papermill + nbval), lab checks, book build"
@@ -13,6 +13,7 @@ help:
 	@echo "make clean-notebooks   strip outputs before committing (keeps nbval's outputs)"
 	@echo "make launch-sync       rewrite Colab badges/setup cells after editing _config.yml"
 	@echo "make bench [PROFILE=full] [NOTEBOOKS=...]  time notebooks, record metrics, rewrite results.md"
+	@echo "make checkpoints   retrain the shipped checkpoints from scratch, rewrite their manifest"
 
 # 1) unit tests + papermill run of every notebook in the smoke profile (labs must fail their
 #    checks), in parallel;
@@ -43,3 +44,7 @@ launch-sync:
 PROFILE ?= smoke
 bench:
 	$(PYTHON) benchmarks/bench.py run --profile $(PROFILE) $(NOTEBOOKS)
+
+# retrain every checkpoint in src/cvbook/weights/ from scratch (about 30 min on a 2-core CPU)
+checkpoints:
+	$(PYTHON) tools/train_checkpoints.py build

@@ -1,0 +1,237 @@
+"""Train the course's checkpoints from scratch and write their manifest; or verify them.
+
+    python tools/train_checkpoints.py build [NAME ...]   # make checkpoints: retrain, rewrite manifest
+    python tools/train_checkpoints.py verify             # sha256, load into current code, fingerprints
+
+Each checkpoint is trained with the course's own code and the full profile's recipe of the
+chapter it belongs to, on the real Fashion-MNIST (offline through its system package). The
+weights go to ``src/cvbook/weights/<name>.weights.h5`` and ``manifest.json`` records what each
+file is, how it was made (command, dataset, knobs, epochs, wall time, hardware), its scores
+with the reference scorer, a small fixed-sample *fingerprint* that the tests recompute, and
+its SHA-256. The scorer is trained first: every other checkpoint is scored with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+COMMAND = "make checkpoints"
+ORDER = ("scorer", "cnn", "dcgan", "diffusion")
+FINGERPRINT_RTOL = 0.02  # the tests accept this relative deviation from a recorded fingerprint
+
+SPECS = {
+    "scorer": dict(
+        what="reference scorer: the CNN whose features every Fréchet distance and KID use",
+        builder="cvbook.metrics.scorer_cnn", builder_kwargs=dict(image_size=28, num_classes=10),
+        knobs=dict(epochs=5, batch_size=128, learning_rate=1e-3, validation_split=0.0)),
+    "cnn": dict(
+        what="chapter 2's CNN (small_cnn, width 64, dropout 0.4)",
+        builder="cvbook.models.small_cnn",
+        builder_kwargs=dict(input_shape=[28, 28, 1], num_classes=10, width=64, dropout=0.4),
+        knobs=dict(epochs=12, batch_size=128, learning_rate=1e-3, validation_split=0.15)),
+    "dcgan": dict(
+        what="chapter 4's DCGAN generator",
+        builder="cvbook.gan.dcgan_generator", builder_kwargs=dict(latent_dim=64, image_size=28),
+        knobs=dict(epochs=10, batch_size=128, g_learning_rate=2e-4, d_learning_rate=2e-4,
+                   beta_1=0.5)),
+    "diffusion": dict(
+        what="chapter 5's class-conditional U-Net, EMA weights (DDPM, DDIM and "
+             "classifier-free guidance)",
+        builder="cvbook.diffusion.unet",
+        builder_kwargs=dict(image_size=28, channels=1, widths=[32, 64], num_classes=10),
+        schedule=dict(kind="cosine", T=250),
+        knobs=dict(epochs=3, batch_size=128, learning_rate=2e-3, ema=0.995, label_dropout=0.1)),
+}
+
+
+def _data():
+    from cvbook import data
+
+    return data.load("fashion_mnist")
+
+
+def _classifier(name, spec, ds):
+    import keras
+
+    from cvbook import models
+
+    k = spec["knobs"]
+    n_fit = int(round(len(ds.x_train) * (1 - k["validation_split"])))
+    steps = k["epochs"] * int(np.ceil(n_fit / k["batch_size"]))
+    net = _builder(spec)()
+    models.compile_classifier(net, keras.optimizers.schedules.CosineDecay(
+        k["learning_rate"], decay_steps=steps))
+    net.fit(ds.x_train, ds.y_train, epochs=k["epochs"], batch_size=k["batch_size"],
+            validation_split=k["validation_split"], verbose=0, callbacks=[models.epoch_log()])
+    acc = float(np.mean(net.predict(ds.x_test, verbose=0).argmax(1) == ds.y_test))
+    return net, {"test_accuracy": acc}, f"{k['epochs']} epochs, batch {k['batch_size']}"
+
+
+def _builder(spec):
+    import importlib
+
+    module, _, fn = spec["builder"].rpartition(".")
+    return lambda: getattr(importlib.import_module(module), fn)(**spec["builder_kwargs"])
+
+
+def _dcgan(name, spec, ds):
+    import keras
+
+    from cvbook import gan, metrics, models
+
+    k = spec["knobs"]
+    model = gan.GAN(_builder(spec)(), gan.dcgan_discriminator(ds.image_shape), 64)
+    model.compile(d_optimizer=keras.optimizers.Adam(k["d_learning_rate"], beta_1=k["beta_1"]),
+                  g_optimizer=keras.optimizers.Adam(k["g_learning_rate"], beta_1=k["beta_1"]))
+    model.fit(ds.x_train, epochs=k["epochs"], batch_size=k["batch_size"], verbose=0,
+              callbacks=[models.epoch_log()])
+    score = metrics.reference_scorer().score(dcgan_samples(model.generator, 1000))
+    return model.generator, {f"{m}_1000": v for m, v in score.as_dict().items()}, \
+        f"{k['epochs']} epochs, batch {k['batch_size']}"
+
+
+def dcgan_samples(generator, n, seed=0):
+    noise = np.random.default_rng(seed).normal(size=(n, 64)).astype("float32")
+    return generator.predict(noise, verbose=0)
+
+
+def _diffusion(name, spec, ds):
+    import keras
+
+    from cvbook import diffusion, metrics, models
+
+    k, sched = spec["knobs"], spec["schedule"]
+    net = _builder(spec)()
+    model = diffusion.Diffusion(net, getattr(diffusion, f"{sched['kind']}_schedule")(sched["T"]),
+                                ema=k["ema"], num_classes=10, label_dropout=k["label_dropout"])
+    model.compile(optimizer=keras.optimizers.Adam(k["learning_rate"]))
+    model.fit(ds.x_train, ds.y_train, epochs=k["epochs"], batch_size=k["batch_size"], verbose=0,
+              callbacks=[models.epoch_log()])
+    scorer = metrics.reference_scorer()
+    scores = {f"{m}_ddim50_500": v for m, v in
+              scorer.score(model.sample(500, steps=50, method="ddim")).as_dict().items()}
+    labels = np.arange(500) % 10
+    guided = model.sample(500, steps=50, method="ddim", labels=labels, guidance=3.0, seed=1)
+    scores["agreement_guided_w3"] = scorer.accuracy(guided, labels)
+    scores["frechet_guided_w3"] = scorer.score(guided).frechet
+    return model.ema_network, scores, f"{k['epochs']} epochs, batch {k['batch_size']}, T={sched['T']}"
+
+
+TRAIN = {"scorer": _classifier, "cnn": _classifier, "dcgan": _dcgan, "diffusion": _diffusion}
+
+
+def fingerprint(name: str, model) -> dict:
+    """A small fixed-sample measurement of a loaded checkpoint, recomputed by the tests."""
+    from cvbook import data, metrics
+
+    if name in ("scorer", "cnn"):
+        ds = data.load("fashion_mnist", n_train=1, n_test=2000, seed=0)
+        acc = float(np.mean(model.predict(ds.x_test, verbose=0).argmax(1) == ds.y_test))
+        return {"test_accuracy_2000": acc}
+    scorer = metrics.reference_scorer()
+    if name == "dcgan":
+        return {"frechet_200": scorer.score(dcgan_samples(model, 200)).frechet}
+    images = model.sample(100, steps=10, method="ddim", seed=0)
+    return {"frechet_ddim10_100": scorer.score(images).frechet}
+
+
+def build(names) -> None:
+    import keras
+
+    import cvbook
+    from bench import device
+    from cvbook import checkpoints
+
+    os.makedirs(checkpoints.WEIGHTS_DIR, exist_ok=True)
+    entries = checkpoints.manifest() if os.path.exists(checkpoints.MANIFEST) else {}
+    ds = _data()
+    for name in names:
+        spec = SPECS[name]
+        print(f"== {name}: {spec['what']}", flush=True)
+        cvbook.set_seed(0)
+        start = time.perf_counter()
+        model, scores, training = TRAIN[name](name, spec, ds)
+        seconds = time.perf_counter() - start
+        file = f"{name}.weights.h5"
+        clean = _builder(spec)()  # weights only: a compiled model would also save Adam's state
+        clean.set_weights(model.get_weights())
+        clean.save_weights(os.path.join(checkpoints.WEIGHTS_DIR, file))
+        entries[name] = dict(
+            what=spec["what"], file=file, builder=spec["builder"],
+            builder_kwargs=spec["builder_kwargs"], **({"schedule": spec["schedule"]}
+                                                       if "schedule" in spec else {}),
+            command=COMMAND, dataset=_dataset_text(spec, ds),
+            profile="full", knobs=spec["knobs"], training=training,
+            wall_seconds=round(seconds, 1), hardware=device(), date=str(datetime.date.today()),
+            keras=keras.__version__, scores={k: round(float(v), 4) for k, v in scores.items()},
+            sha256=checkpoints.sha256(os.path.join(checkpoints.WEIGHTS_DIR, file)))
+        _write(entries)
+        if name == "scorer":  # every later score uses the scorer just trained
+            from cvbook import metrics
+
+            metrics.reference_scorer.cache_clear()
+        entries[name]["fingerprint"] = {k: round(v, 4) for k, v in
+                                        fingerprint(name, checkpoints.load(name)).items()}
+        _write(entries)
+        print(f"   {seconds:.0f} s | scores {entries[name]['scores']} | fingerprint "
+              f"{entries[name]['fingerprint']}", flush=True)
+
+
+def _dataset_text(spec, ds) -> str:
+    held_out = spec["knobs"].get("validation_split", 0.0)
+    if not held_out:
+        return f"Fashion-MNIST, all {len(ds.x_train):,} training images"
+    used = int(round(len(ds.x_train) * (1 - held_out)))
+    return (f"Fashion-MNIST, {used:,} of the {len(ds.x_train):,} training images "
+            f"({held_out:.0%} held out for validation)")
+
+
+def _write(entries) -> None:
+    from cvbook import checkpoints
+
+    ordered = {n: entries[n] for n in ORDER if n in entries}
+    with open(checkpoints.MANIFEST, "w") as f:
+        json.dump({"rebuild": COMMAND, "fingerprint_rtol": FINGERPRINT_RTOL,
+                   "checkpoints": ordered}, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+
+
+def verify() -> int:
+    from cvbook import checkpoints
+
+    bad = 0
+    for name in checkpoints.names():
+        want = checkpoints.record(name)["fingerprint"]
+        got = fingerprint(name, checkpoints.load(name))
+        ok = all(abs(got[k] - v) <= FINGERPRINT_RTOL * abs(v) for k, v in want.items())
+        bad += not ok
+        print(f"{'ok ' if ok else 'BAD'} {name}: {got} (recorded {want})")
+    return 1 if bad else 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["build", "verify"])
+    parser.add_argument("names", nargs="*",
+                        help=f"checkpoints to rebuild (default: all, in the order {ORDER})")
+    args = parser.parse_args(argv)
+    unknown = set(args.names) - set(ORDER)
+    if unknown:
+        parser.error(f"unknown checkpoint(s) {sorted(unknown)}: choose from {ORDER}")
+    if args.command == "verify":
+        return verify()
+    build([n for n in ORDER if n in (args.names or ORDER)])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
