@@ -50,7 +50,7 @@ def _resolve(node):
     obj = _module(node.id)
     for part in reversed(parts):
         obj = getattr(obj, part, None)
-    return obj
+    return inspect.unwrap(obj) if callable(obj) else obj
 
 
 def _is_course_code(obj):
@@ -83,7 +83,9 @@ def _helpers(qualname):
         obj = getattr(obj, part)
     tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    found = {getattr(module, n) for n in names if _is_course_code(getattr(module, n, None))}
+    found = {inspect.unwrap(getattr(module, n)) for n in names
+             if callable(getattr(module, n, None))
+             and _is_course_code(inspect.unwrap(getattr(module, n)))}
     return {o for o in found if _qualname(o) != qualname}
 
 

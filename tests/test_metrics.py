@@ -59,11 +59,15 @@ def test_scorer_floor_noise_and_diversity(digits_and_scorer):
     assert abs(real.kid) < 0.1 * noise.kid and one_class.kid > real.kid
 
 
-def test_scorer_resizes_other_sizes_and_rejects_colour(digits_and_scorer):
+def test_scorer_compares_other_sizes_with_real_images_of_that_size(digits_and_scorer):
+    import tensorflow as tf
+
     ds, scorer = digits_and_scorer
-    small = data.load("digits", image_size=8).x_test
-    assert scorer.score(small).frechet < scorer.score(
-        np.random.default_rng(0).random(small.shape)).frechet
+    small_train = tf.image.resize(ds.x_train, (8, 8), antialias=True).numpy()
+    assert scorer.score(small_train).frechet == pytest.approx(0.0, abs=1e-6)
+    small_test = tf.image.resize(ds.x_test, (8, 8), antialias=True).numpy()
+    noise = np.random.default_rng(0).random(small_test.shape)
+    assert scorer.score(small_test).frechet * 10 < scorer.score(noise).frechet
     with pytest.raises(ValueError, match="images must have shape"):
         scorer.score(np.zeros((4, 16, 16, 3), "float32"))
 

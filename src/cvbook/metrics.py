@@ -114,7 +114,9 @@ class ImageScorer:
 
     ``classifier`` is a softmax CNN whose second-to-last ``Dense`` layer gives the features.
     Images of another size than the classifier's input are resized to it first (antialiased
-    bilinear), so a 16x16 diffusion sample is scored with the same ruler as a 28x28 one.
+    bilinear), and compared with the reference images brought to *their* size: 16x16 samples
+    are measured against real images at 16x16, with the same network. Scores at different
+    sizes are therefore not comparable with each other; at one size they are.
     For Fashion-MNIST use :func:`reference_scorer`; :meth:`train` makes a scorer for other data.
     """
 
@@ -129,7 +131,20 @@ class ImageScorer:
         # one forward pass gives both the features and the class probabilities
         self.features_and_probs = keras.Model(classifier.inputs,
                                               [feature_layer.output, classifier.layers[-1].output])
-        self.reference_features = self.features(x_reference)
+        self.x_reference = np.asarray(x_reference, dtype="float32")
+        self._reference = {}  # image size -> features of the reference images at that size
+
+    def reference_features(self, size: int) -> np.ndarray:
+        """Features of the reference images brought to ``size`` x ``size`` first, so that
+        images are always compared with real images of their own resolution (as FID does)."""
+        if size not in self._reference:
+            x = self.x_reference
+            if x.shape[1] != size:
+                import tensorflow as tf
+
+                x = tf.image.resize(x, (size, size), antialias=True).numpy()
+            self._reference[size] = self.features(x)
+        return self._reference[size]
 
     @classmethod
     def train(cls, x_reference, y_reference, num_classes: int, epochs: int = 8, width: int = 16,
@@ -169,14 +184,15 @@ class ImageScorer:
     def score(self, images) -> Score:
         """Fréchet distance and KID to the reference set, class coverage, balance, confidence."""
         features, probs = self._run(images)
+        reference = self.reference_features(np.asarray(images).shape[1])
         counts = np.bincount(probs.argmax(axis=1), minlength=self.num_classes)
         share = counts / counts.sum()
         fair = 1.0 / self.num_classes
         nonzero = share[share > 0]
         entropy = float(-(nonzero * np.log(nonzero)).sum())
         return Score(
-            frechet=frechet_distance(self.reference_features, features),
-            kid=kernel_inception_distance(self.reference_features, features),
+            frechet=frechet_distance(reference, features),
+            kid=kernel_inception_distance(reference, features),
             coverage=float(np.mean(share >= fair / 4)),
             balance=max(0.0, entropy / np.log(self.num_classes)),
             confidence=float(probs.max(axis=1).mean()),

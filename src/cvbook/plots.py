@@ -86,6 +86,7 @@ def show_source(*objects) -> None:
     notebook the code is printed.
     """
     for obj in objects:
+        obj = inspect.unwrap(obj)  # a cached function shows its own code
         if not (inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismethod(obj)):
             raise TypeError(f"show_source takes functions, methods or classes, got {obj!r}")
         code = inspect.getsource(obj)

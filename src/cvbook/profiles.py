@@ -36,10 +36,10 @@ OVERRIDES_ENV_VAR = "COURSE_OVERRIDES"
 RESULTS_ENV_VAR = "COURSE_RESULTS_DIR"
 
 # COURSE_OVERRIDES=quick: the whole code path of every notebook, tiny (results cannot hold).
-QUICK = {"epochs": 1, "overfit_epochs": 1, "scorer_epochs": 1, "n_train": 300, "n_val": 200,
+QUICK = {"epochs": 1, "overfit_epochs": 1, "n_train": 300, "n_val": 200,
          "n_test": 200, "n_timing": 100, "seeds": 1, "classic_steps": 5, "mlp_epochs": 1,
          "dcgan_epochs": 1, "ae_epochs": 1, "gan_epochs": 1, "T": 20, "ddim_steps": [2, 5],
-         "guidance_steps": 2, "widths": [8, 16], "steps": 5,
+         "guidance_steps": 2, "widths": [8, 16], "steps": 5, "checkpoint_steps": 2,
          "check_results": False}  # every result a chapter asserts goes through cfg.check
 
 # notebook key -> profile -> knobs. Keep the keys of both profiles identical.
@@ -51,10 +51,12 @@ PROFILES: dict[str, dict[str, dict]] = {
     "cnn-training": {
         "smoke": dict(dataset="fashion_mnist", image_size=28, channels=1, n_train=None,
                       n_test=None, width=32, dropout=0.25, epochs=3, batch_size=128,
-                      target_accuracy=0.88, n_overfit=300, n_val=2000, overfit_epochs=40),
+                      target_accuracy=0.88, n_overfit=300, n_val=2000, overfit_epochs=40,
+                      use_checkpoints=True),
         "full": dict(dataset="fashion_mnist", image_size=28, channels=1, n_train=None,
                      n_test=None, width=64, dropout=0.4, epochs=12, batch_size=128,
-                     target_accuracy=0.92, n_overfit=1000, n_val=5000, overfit_epochs=40),
+                     target_accuracy=0.92, n_overfit=1000, n_val=5000, overfit_epochs=40,
+                     use_checkpoints=True),
     },
     "augmentation": {
         "smoke": dict(photo_size=96, dataset="fashion_mnist", image_size=28, channels=1,
@@ -65,28 +67,30 @@ PROFILES: dict[str, dict[str, dict]] = {
                      dropout=0.25, seeds=3, shift=0.1, zoom=0.1, min_gain_varied=0.0),
     },
     "gans": {
-        "smoke": dict(dataset="fashion_mnist", n_train=30000, n_test=2000, scorer_epochs=2,
+        "smoke": dict(dataset="fashion_mnist", n_train=30000, n_test=2000,
                       batch_size=64, classic_steps=600, mlp_epochs=5, dcgan_epochs=2,
-                      dcgan_g_lr=1e-3, dcgan_d_lr=2e-4, max_gap=0.2),
-        "full": dict(dataset="fashion_mnist", n_train=None, n_test=5000, scorer_epochs=5,
+                      dcgan_g_lr=1e-3, dcgan_d_lr=2e-4, max_gap=0.2, use_checkpoints=True),
+        "full": dict(dataset="fashion_mnist", n_train=None, n_test=5000,
                      batch_size=128, classic_steps=3000, mlp_epochs=15, dcgan_epochs=10,
-                     dcgan_g_lr=2e-4, dcgan_d_lr=2e-4, max_gap=0.2),
+                     dcgan_g_lr=2e-4, dcgan_d_lr=2e-4, max_gap=0.2, use_checkpoints=True),
     },
     "lab-gans": {
         "smoke": dict(dataset="fashion_mnist", image_size=28, n_train=20000, steps=400,
-                      batch_size=64, scorer_epochs=2, n_test=2000, improve_factor=0.5),
+                      batch_size=64, n_test=2000, improve_factor=0.5),
         "full": dict(dataset="fashion_mnist", image_size=28, n_train=None, steps=3000,
-                     batch_size=128, scorer_epochs=5, n_test=5000, improve_factor=0.5),
+                     batch_size=128, n_test=5000, improve_factor=0.5),
     },
     "diffusion": {
         "smoke": dict(dataset="fashion_mnist", image_size=16, n_train=15000, n_test=500,
-                      scorer_epochs=2, ae_epochs=2, widths=(16, 32), T=100, epochs=3,
+                      ae_epochs=2, widths=(16, 32), T=100, epochs=3,
                       batch_size=64, learning_rate=2e-3, ema=0.995, ddim_steps=(5, 10, 25, 50),
-                      gan_epochs=2, gan_lr=5e-4, guidance=3.0, guidance_steps=25, max_gap=0.2),
+                      gan_epochs=2, gan_lr=5e-4, guidance=3.0, guidance_steps=25, max_gap=0.2,
+                      use_checkpoints=True, checkpoint_steps=20),
         "full": dict(dataset="fashion_mnist", image_size=28, n_train=None, n_test=400,
-                     scorer_epochs=5, ae_epochs=3, widths=(32, 64), T=250, epochs=3,
+                     ae_epochs=3, widths=(32, 64), T=250, epochs=3,
                      batch_size=128, learning_rate=2e-3, ema=0.995, ddim_steps=(10, 25, 50),
-                     gan_epochs=5, gan_lr=2e-4, guidance=3.0, guidance_steps=25, max_gap=0.2),
+                     gan_epochs=5, gan_lr=2e-4, guidance=3.0, guidance_steps=25, max_gap=0.2,
+                     use_checkpoints=True, checkpoint_steps=50),
     },
     "lab-diffusion": {
         "smoke": dict(dataset="fashion_mnist", image_size=28, T=200),
