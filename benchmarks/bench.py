@@ -151,6 +151,10 @@ def render() -> str:
             metrics = ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(row["metrics"].items()))
             if row.get("failed"):
                 metrics = f"FAILED ({row['failed']}); recorded before it: {metrics or 'nothing'}"
+            if (any(k.startswith("frechet") for k in row["metrics"])
+                    and not any(k.startswith("kid") for k in row["metrics"])):
+                metrics += (" (Fréchet distances from the chapter's own scorer, measured before "
+                            "the reference scorer: not comparable with other rows)")
             if row.get("overrides"):
                 metrics = (f"run with COURSE_OVERRIDES "
                            f"{json.dumps(row['overrides'], sort_keys=True)}: {metrics}")
@@ -180,7 +184,32 @@ def render() -> str:
             status = f"not measured: no {profile} run has been recorded"
         lines.append(f"| {text} | {status} |")
     lines.append("")
+    lines += _checkpoint_section()
     return "\n".join(lines)
+
+
+def _checkpoint_section() -> list[str]:
+    """The shipped checkpoints, from their manifest: what, how made, scores."""
+    from cvbook import checkpoints
+
+    lines = ["## Checkpoints", "",
+             "The weights the chapters load to show full-scale results (`src/cvbook/weights/`). "
+             "Every one was trained from scratch by `make checkpoints` in the full profile on "
+             "real Fashion-MNIST; generated images are scored with the reference scorer (the "
+             "first row), the one ruler behind every Fréchet distance and KID in the book.", ""]
+    try:
+        entries = checkpoints.manifest()
+    except checkpoints.CheckpointError as err:
+        return lines + [f"Not available: {err}", ""]
+    lines += ["| checkpoint | what | training | wall time | hardware | scores | made |",
+              "|---|---|---|---|---|---|---|"]
+    for name, e in entries.items():
+        scores = ", ".join(f"{k} {_fmt(v)}" for k, v in e["scores"].items())
+        lines.append(f"| {name} | {e['what']} | {e['training']} | "
+                     f"{_minutes(e['wall_seconds'])} | {e['hardware']} | {scores} | "
+                     f"{e['date']} |")
+    lines.append("")
+    return lines
 
 
 def write_page() -> str:
