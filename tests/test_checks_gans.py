@@ -59,13 +59,17 @@ def step_ok(real, g, d, d_opt, g_opt, latent_dim, shared_tape=False):
     return d_loss, g_loss
 
 
+def score(frechet):
+    return Score(frechet=frechet, kid=frechet / 50, coverage=0.5, balance=0.5, confidence=0.5, n=10)
+
+
 def test_right_answers_pass(capsys):
     checks.check_generator(generator, LATENT, SIZE)
     checks.check_discriminator(discriminator, SIZE)
     checks.check_losses(d_loss_ok, g_loss_ok)
     real = np.random.default_rng(0).random((8, SIZE, SIZE, 1)).astype("float32")
     checks.check_train_step(step_ok, generator, discriminator, LATENT, real)
-    checks.check_training_improves(Score(100, 0.1, 0, 0.5, 10), Score(30, 1, 1, 0.8, 10))
+    checks.check_training_improves(score(100), score(30))
     assert capsys.readouterr().out.count("\u2713") == 5
 
 
@@ -109,8 +113,8 @@ def test_train_step_that_updates_everything_is_rejected(rejects):
 
 
 def test_training_that_does_not_improve_is_rejected(rejects):
-    rejects(lambda: checks.check_training_improves(Score(100, 0.1, 0, 0.5, 10),
-                                                    Score(60, 0.5, 0.5, 0.6, 10)),
+    rejects(lambda: checks.check_training_improves(score(100),
+                                                    score(60)),
              "100.0 to 60.0")
 
 
