@@ -77,10 +77,9 @@ def _classifier(name, spec, ds):
 
 
 def _builder(spec):
-    import importlib
+    from cvbook import checkpoints
 
-    module, _, fn = spec["builder"].rpartition(".")
-    return lambda: getattr(importlib.import_module(module), fn)(**spec["builder_kwargs"])
+    return lambda: checkpoints.build(spec)
 
 
 def _dcgan(name, spec, ds):

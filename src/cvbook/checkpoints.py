@@ -70,9 +70,10 @@ def path(name: str, verify: bool = True) -> str:
     return file
 
 
-def build(name: str):
-    """A fresh, untrained model with the architecture recorded for ``name`` (current code)."""
-    entry = record(name)
+def build(name_or_entry):
+    """A fresh, untrained model with the architecture recorded for a checkpoint (current
+    code): its manifest name, or an entry with ``builder`` and ``builder_kwargs``."""
+    entry = record(name_or_entry) if isinstance(name_or_entry, str) else name_or_entry
     module, _, fn = entry["builder"].rpartition(".")
     return getattr(importlib.import_module(module), fn)(**entry["builder_kwargs"])
 
@@ -80,7 +81,7 @@ def build(name: str):
 def load(name: str):
     """The model of checkpoint ``name`` with its shipped weights.
 
-    ``diffusion`` comes back as a ready-to-sample :class:`cvbook.diffusion.Diffusion` (its
+    A checkpoint with a ``schedule`` (``diffusion``) comes back as a ready-to-sample :class:`cvbook.diffusion.Diffusion` (its
     U-Net holds the EMA weights); every other checkpoint as a Keras model.
     """
     file = path(name)
@@ -91,7 +92,7 @@ def load(name: str):
         raise CheckpointError(f"Checkpoint {name!r}: {file} does not fit the current "
                               f"{record(name)['builder']} ({err}). The architecture changed; "
                               f"rebuild with {REBUILD}.") from None
-    if name == "diffusion":
+    if "schedule" in record(name):  # a diffusion network: wrap it, ready to sample
         from . import diffusion
 
         sched = record(name)["schedule"]
