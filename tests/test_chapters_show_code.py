@@ -19,7 +19,8 @@ import pytest
 
 import notebooks as nbtools
 
-IDEA_MODULES = ("gan", "diffusion", "models", "metrics")  # data, plots, profiles: plumbing
+IDEA_MODULES = ("gan", "diffusion", "models", "metrics", "applications")  # data, plots, profiles: plumbing
+ALIASES = {"app": "applications"}  # `from cvbook import applications as app`
 PLUMBING = {"cvbook.models.epoch_log"}  # a progress printer, not an idea of the course
 CHAPTERS = nbtools.notebooks(["chapters"])
 
@@ -45,9 +46,10 @@ def _resolve(node):
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
         node = node.value
-    if not isinstance(node, ast.Name) or node.id not in IDEA_MODULES or not parts:
+    name = ALIASES.get(getattr(node, "id", None), getattr(node, "id", None))
+    if not isinstance(node, ast.Name) or name not in IDEA_MODULES or not parts:
         return None
-    obj = _module(node.id)
+    obj = _module(name)
     for part in reversed(parts):
         obj = getattr(obj, part, None)
     return inspect.unwrap(obj) if callable(obj) else obj

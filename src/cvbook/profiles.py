@@ -40,6 +40,8 @@ QUICK = {"epochs": 1, "overfit_epochs": 1, "n_train": 300, "n_val": 200,
          "n_test": 200, "n_timing": 100, "seeds": 1, "classic_steps": 5, "mlp_epochs": 1,
          "dcgan_epochs": 1, "ae_epochs": 1, "gan_epochs": 1, "T": 20, "ddim_steps": [2, 5],
          "guidance_steps": 2, "widths": [8, 16], "steps": 5, "checkpoint_steps": 2,
+         "per_class": 2, "gen_per_class": 2, "sample_steps": 2, "n_edit": 20, "edit_steps": 2,
+         "sr_steps": 2, "sr_gan_steps": 2,
          "check_results": False}  # every result a chapter asserts goes through cfg.check
 
 # notebook key -> profile -> knobs. Keep the keys of both profiles identical.
@@ -91,6 +93,18 @@ PROFILES: dict[str, dict[str, dict]] = {
                      batch_size=128, learning_rate=2e-3, ema=0.995, ddim_steps=(10, 25, 50),
                      gan_epochs=5, gan_lr=2e-4, guidance=3.0, guidance_steps=25, max_gap=0.2,
                      use_checkpoints=True, checkpoint_steps=50),
+    },
+    "applications": {
+        "smoke": dict(dataset="fashion_mnist", n_test=1000, per_class=10, gen_per_class=30,
+                      guidances=(0.0, 1.0, 3.0), guidance=1.0, sample_steps=8, seeds=3,
+                      steps=150, batch_size=64, width=16, n_edit=200, edit_steps=10,
+                      n_train=20000, sr_width=16, sr_steps=300, sr_gan_steps=300,
+                      adv_weight=0.01),
+        "full": dict(dataset="fashion_mnist", n_test=None, per_class=50, gen_per_class=150,
+                     guidances=(0.0, 1.0, 3.0), guidance=1.0, sample_steps=25, seeds=5,
+                     steps=600, batch_size=64, width=32, n_edit=1000, edit_steps=25,
+                     n_train=None, sr_width=32, sr_steps=2000, sr_gan_steps=2000,
+                     adv_weight=0.01),
     },
     "lab-diffusion": {
         "smoke": dict(dataset="fashion_mnist", image_size=28, T=200),
