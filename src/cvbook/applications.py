@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from . import args
 from .diffusion import Diffusion, ddim_step, q_sample
 
 
@@ -20,9 +21,8 @@ from .diffusion import Diffusion, ddim_step, q_sample
 
 def balanced_subset(labels, per_class: int, seed: int = 0) -> np.ndarray:
     """Indices of ``per_class`` examples of every class, drawn at random (no repeats)."""
-    labels = np.asarray(labels)
-    if int(per_class) != per_class or per_class < 1:
-        raise ValueError(f"per_class must be a positive int, got {per_class!r}")
+    labels = args.array(labels, "labels", ndim=1, dtype=None)
+    per_class = args.integer(per_class, "per_class", 1)
     rng = np.random.default_rng(seed)
     picks = []
     for c in np.unique(labels):
@@ -37,6 +37,7 @@ def balanced_subset(labels, per_class: int, seed: int = 0) -> np.ndarray:
 def mix(x_real, y_real, x_gen, y_gen, per_class: int, seed: int = 0):
     """All real examples plus ``per_class`` generated ones of every class, shuffled together
     (images and labels with the same permutation)."""
+    per_class = args.integer(per_class, "per_class", 0)
     pick = balanced_subset(y_gen, per_class, seed) if per_class else np.array([], "int64")
     x = np.concatenate([x_real, np.asarray(x_gen)[pick]])
     y = np.concatenate([y_real, np.asarray(y_gen)[pick]])
@@ -62,7 +63,7 @@ def train_classifier(x, y, num_classes: int, steps: int, batch_size: int = 64,
     compile_classifier(net)
     batches = (tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed)
                .repeat().batch(batch_size))
-    net.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
+    net.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)  # shuffled above
     return net
 
 
@@ -91,6 +92,18 @@ def edit_step(x_t, t: int, t_prev: int, eps_pred, x0_known, mask, noise, schedul
     return mask * known + (1.0 - mask) * generated
 
 
+def _mask(mask, shape) -> np.ndarray:
+    """``mask`` as an array of ``shape`` (it may be one mask for all images, (1, H, W, C))."""
+    m = args.array(mask, "mask", ndim=4)
+    if not np.all((m == 0) | (m == 1)):
+        raise ValueError("mask must hold 1 (keep the pixel) and 0 (regenerate it) only")
+    try:
+        return np.broadcast_to(m, shape).astype("float32")
+    except ValueError:
+        raise ValueError(f"mask of shape {m.shape} does not fit images of shape {shape}: use "
+                         f"(1, H, W, C) for one mask, or one per image") from None
+
+
 def edit(model: Diffusion, images, t_start: int, steps: int = 20, mask=None, labels=None,
          seed: int = 0):
     """Edit real ``images`` with a trained diffusion model; returns images in [0, 1].
@@ -102,10 +115,11 @@ def edit(model: Diffusion, images, t_start: int, steps: int = 20, mask=None, lab
     re-imposes the known pixels (:func:`edit_step`), so the model fills the hole in a way that
     fits them. ``labels`` steer a class-conditional model (None: no label).
     """
-    s, rng = model.schedule, np.random.default_rng(seed)
-    x0 = np.asarray(images, "float32") * 2.0 - 1.0                  # [0, 1] -> [-1, 1]
+    s, rng = model.schedule, np.random.default_rng(args.integer(seed, "seed", 0))
+    x0 = args.images(images, "images") * 2.0 - 1.0                  # [0, 1] -> [-1, 1]
     n = len(x0)
-    keep = np.zeros_like(x0) if mask is None else np.broadcast_to(mask, x0.shape).astype("float32")
+    args.integer(t_start, "t_start", 0, s.T - 1), args.integer(steps, "steps", 1)
+    keep = np.zeros_like(x0) if mask is None else _mask(mask, x0.shape)
     if model.num_classes is not None and labels is None:
         labels = np.full(n, model.num_classes, "int32")               # the "no label" label
     x = q_sample(x0, [t_start] * n, rng.normal(size=x0.shape), s.alpha_bars).astype("float32")
@@ -117,17 +131,32 @@ def edit(model: Diffusion, images, t_start: int, steps: int = 20, mask=None, lab
     return np.clip((x + 1.0) / 2.0, 0.0, 1.0)
 
 
+def noise_predictor(model: Diffusion, labels=None):
+    """``eps_model(x_t, t)``: the trained network's noise prediction for a batch at step ``t``
+    (EMA weights; a conditional model gets ``labels``, None: "no label")."""
+    def eps_model(x_t, t: int):
+        x_t = np.asarray(x_t, "float32")
+        given = labels
+        if model.num_classes is not None and given is None:
+            given = np.full(len(x_t), model.num_classes, "int32")
+        return model._predict(x_t, int(t), given)
+    return eps_model
+
+
 # --- super-resolution ------------------------------------------------------------------------
 
 def downsample(images, factor: int = 2) -> np.ndarray:
     """Shrink images by ``factor`` (area averaging: each low-res pixel is a block's mean)."""
-    h, w = np.asarray(images).shape[1:3]
+    h, w = args.images(images, "images").shape[1:3]
+    if args.integer(factor, "factor", 1) > min(h, w) or h % factor or w % factor:
+        raise ValueError(f"factor {factor} must divide the image size {h}x{w}")
     return tf.image.resize(images, (h // factor, w // factor), method="area").numpy()
 
 
 def upsample_bicubic(images, factor: int = 2) -> np.ndarray:
     """The classic baseline: bicubic interpolation, clipped to [0, 1]."""
-    h, w = np.asarray(images).shape[1:3]
+    h, w = args.images(images, "images").shape[1:3]
+    args.integer(factor, "factor", 1)
     return np.clip(tf.image.resize(images, (h * factor, w * factor), method="bicubic").numpy(), 0, 1)
 
 
@@ -202,12 +231,16 @@ class SuperResolutionGAN(keras.Model):
 def psnr(images, reference) -> float:
     """Peak signal-to-noise ratio in dB (images in [0, 1]), averaged over images: higher is
     closer pixel by pixel. It rewards the average guess, so it favours blur."""
-    mse = np.mean((np.clip(images, 0, 1) - np.asarray(reference)) ** 2, axis=(1, 2, 3))
+    images, reference = args.images(images, "images"), args.images(reference, "reference")
+    if images.shape != reference.shape:
+        raise ValueError(f"images {images.shape} and reference {reference.shape} must have "
+                         f"the same shape")
+    mse = np.mean((np.clip(images, 0, 1) - reference) ** 2, axis=(1, 2, 3))
     return float(np.mean(10.0 * np.log10(1.0 / np.maximum(mse, 1e-10))))
 
 
 def edge_energy(images) -> float:
     """Mean absolute difference between neighbouring pixels: how much fine texture and how
     many sharp edges the images hold (blur lowers it)."""
-    x = np.asarray(images, "float32")
+    x = args.images(images, "images", value_range=None)
     return float(np.abs(np.diff(x, axis=1)).mean() + np.abs(np.diff(x, axis=2)).mean())

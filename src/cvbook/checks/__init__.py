@@ -7,6 +7,12 @@ plain words: what is wrong and how to fix it. Topic checks live in submodules
 
 from __future__ import annotations
 
+import functools
+import os
+import traceback
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 class LabCheckError(AssertionError):
     """A lab answer is not right yet. The message is a hint for the learner."""
@@ -45,3 +51,33 @@ def activation_name(layer) -> str:
 def passed(what: str) -> None:
     """Print the success line of a check."""
     print(f"\u2713 {what}")
+
+
+def _learner_frame(err: BaseException) -> str:
+    """Where in the learner's own code ``err`` happened ('' if it happened elsewhere)."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if "site-packages" not in f.filename and not f.filename.startswith(_PACKAGE)
+              and "/lib/python" not in f.filename]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f"\nIt happened in your code, line {f.lineno}: {(f.line or '').strip()}"
+
+
+def guarded(check):
+    """Make a check safe to hand a half-finished answer: whatever the answer does (None where a
+    function belongs, a model Keras cannot build, a function that crashes), the learner gets
+    a LabCheckError with a hint, never a traceback from deep inside Keras or NumPy."""
+    @functools.wraps(check)
+    def run(*args, **kwargs):
+        try:
+            return check(*args, **kwargs)
+        except LabCheckError:
+            raise
+        except Exception as err:  # noqa: BLE001 - any failure of a half-finished answer
+            message = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+            raise LabCheckError(
+                f"{check.__name__} could not use your answer: {type(err).__name__}: {message}"
+                f"{_learner_frame(err)}\nCheck that every TODO in the exercise cell is filled "
+                f"in and that the cell ran without errors; then run this check again.") from None
+    return run

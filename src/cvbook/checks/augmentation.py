@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import expect, passed, require
+from . import expect, guarded, passed, require
 
 # The spec of Exercise 1 (pet photos, values in [0, 1]).
 MAX_ROTATION = 0.1  # fraction of a full turn
@@ -19,6 +19,7 @@ def _bounds(factor) -> float:
     return abs(float(factor))
 
 
+@guarded
 def check_pipeline(augment, images) -> None:
     """The learner's pipeline must meet the spec, layer by layer and on real images."""
     import keras
@@ -65,6 +66,7 @@ def check_pipeline(augment, images) -> None:
     passed("the pipeline meets the spec")
 
 
+@guarded
 def check_inactive_detector(fn, augment, images) -> None:
     """``fn(layer, images)`` must tell a training-only augmentation from the two wrong kinds."""
     import keras
@@ -112,6 +114,7 @@ _WHY_UNSAFE = {
 }
 
 
+@guarded
 def check_safe_choices(safe: dict) -> None:
     """Only label-preserving augmentations, and enough of them, for each dataset."""
     require(safe, "safe")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import activation_name as _act
-from . import expect, layers_of, passed, require
+from . import expect, guarded, layers_of, passed, require
 
 INPUT_SHAPE = (32, 32, 3)
 # the spec of exercise 1: (filters, strides, padding) of each Conv2D (all 3x3, ReLU)
@@ -38,6 +38,7 @@ def _sides() -> list[int]:
     return sides
 
 
+@guarded
 def check_strided_cnn(model) -> None:
     """The learner's model must match the spec of exercise 1 layer by layer."""
     import keras
@@ -79,6 +80,7 @@ def check_strided_cnn(model) -> None:
     passed(f"the strided CNN matches the spec ({model.count_params():,} parameters)")
 
 
+@guarded
 def check_feature_sizes(sizes) -> None:
     """The side length after each of the four convolutions, worked out by hand."""
     require(sizes, "sizes")
@@ -107,6 +109,7 @@ def check_feature_sizes(sizes) -> None:
     passed(f"feature map sizes by hand: {INPUT_SHAPE[0]} -> " + " -> ".join(map(str, _sides())))
 
 
+@guarded
 def check_param_count(count, model=None) -> None:
     """The hand-computed parameter count of the exercise 1 model must be exact."""
     require(count, "param_count")
@@ -140,6 +143,7 @@ _HEAD_TASKS = {
 }
 
 
+@guarded
 def check_heads(heads: dict) -> None:
     """Each task gets (activation, units, loss) of the matching output head."""
     require(heads, "heads")
@@ -181,6 +185,7 @@ def check_heads(heads: dict) -> None:
     passed("sigmoid per tag, softmax with one-hot labels, linear for any number")
 
 
+@guarded
 def check_accuracy(model, x_test, y_test, target: float) -> float:
     """The trained model must reach ``target`` accuracy on the test set."""
     require(model, "model")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import expect, passed, require
+from . import expect, guarded, passed, require
 
 T, BETA_START, BETA_END = 50, 1e-4, 0.2
 
@@ -54,6 +54,7 @@ def _schedule():
     return betas, alphas, np.cumprod(alphas)
 
 
+@guarded
 def check_schedule(make_schedule) -> None:
     """Scaled-linear betas; alphas = 1 - betas; alpha_bars their running product."""
     require(make_schedule, "make_schedule")
@@ -94,6 +95,7 @@ def _renoise(x_s, s, t, noise, alpha_bars):
     return np.sqrt(r) * x_s + np.sqrt(1.0 - r) * noise
 
 
+@guarded
 def check_renoise(renoise) -> None:
     """From an image at step s to step t > s: only the noise of steps s+1..t is added."""
     require(renoise, "renoise")
@@ -138,6 +140,7 @@ def _v_loss(model, x0, t, noise, alpha_bars):
     return np.mean((model(x_t, t) - _v_target(x0, t, noise, alpha_bars)) ** 2)
 
 
+@guarded
 def check_v_loss(v_loss) -> None:
     """Mean squared error between the model's output on x_t and v = sqrt(ab) eps - sqrt(1-ab) x0."""
     require(v_loss, "v_loss")
@@ -177,6 +180,7 @@ def _posterior_step(x_t, t, eps, betas, alphas, alpha_bars, z, prev=None):
     return mean + np.sqrt(var) * z
 
 
+@guarded
 def check_reverse_step(reverse_step) -> None:
     """One DDPM step with the posterior variance (1 - ab_{t-1}) / (1 - ab_t) * beta_t."""
     require(reverse_step, "reverse_step")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import activation_name as _act
-from . import expect, layers_of as _layers, passed, require
+from . import expect, guarded, layers_of as _layers, passed, require
 
 LEAK = 0.2
 
@@ -14,6 +14,7 @@ def _kinds(model) -> list[str]:
     return [type(l).__name__ for l in _layers(model)]
 
 
+@guarded
 def check_generator(make_generator, latent_dim: int, image_size: int) -> None:
     """Spec: Dense > LeakyReLU > Reshape > Conv2DTranspose(32, s2) > LeakyReLU > Conv2DTranspose(1, s2, sigmoid)."""
     import keras
@@ -52,6 +53,7 @@ def check_generator(make_generator, latent_dim: int, image_size: int) -> None:
            f"{g.count_params():,} parameters")
 
 
+@guarded
 def check_discriminator(make_discriminator, image_size: int) -> None:
     """Spec: Conv2D(32, s2) > LeakyReLU > Conv2D(64, s2) > LeakyReLU > Flatten > Dense(1, sigmoid)."""
     import keras
@@ -84,6 +86,7 @@ def _bce(target: float, p) -> float:
     return float(np.mean(-(target * np.log(p) + (1 - target) * np.log(1 - p))))
 
 
+@guarded
 def check_losses(discriminator_loss, generator_loss) -> None:
     """Both losses against binary cross-entropy on random probabilities, and their direction."""
     require(discriminator_loss, "discriminator_loss")
@@ -139,6 +142,7 @@ def _spy_optimizer():
     return Spy()
 
 
+@guarded
 def check_train_step(train_step, make_generator, make_discriminator, latent_dim: int,
                      real) -> None:
     """One step: each optimizer updates exactly its own network; both networks change."""
@@ -180,6 +184,7 @@ def check_train_step(train_step, make_generator, make_discriminator, latent_dim:
            f"g_loss {g_loss:.3f})")
 
 
+@guarded
 def check_training_improves(before, after, factor: float = 0.5) -> None:
     """A short run must cut the Fréchet distance at least by ``factor``."""
     expect(after.frechet < factor * before.frechet,
