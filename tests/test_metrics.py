@@ -68,7 +68,7 @@ def test_scorer_compares_other_sizes_with_real_images_of_that_size(digits_and_sc
     small_test = tf.image.resize(ds.x_test, (8, 8), antialias=True).numpy()
     noise = np.random.default_rng(0).random(small_test.shape)
     assert scorer.score(small_test).frechet * 10 < scorer.score(noise).frechet
-    with pytest.raises(ValueError, match="images must have shape"):
+    with pytest.raises(ValueError, match="images must have 1 channel"):
         scorer.score(np.zeros((4, 16, 16, 3), "float32"))
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import args
+
 KERAS_DATASETS = {
     # name: (class names, download size for the error message)
     "mnist": ([str(i) for i in range(10)], "11 MB"),
@@ -172,16 +174,15 @@ def load(name: str, *, image_size: int | None = None, channels: int | None = Non
         DatasetError: unknown name, bad argument, or a download / cache problem. The message
             names the cache folder and the offline alternative.
     """
-    if name not in DATASETS:
+    if not isinstance(name, str) or name not in DATASETS:
         raise DatasetError(f"Unknown dataset {name!r}. Choose one of {', '.join(DATASETS)}; "
                            f"for photos use cvbook.data.photos().")
-    if image_size is not None and (int(image_size) != image_size or not 4 <= image_size <= 512):
-        raise DatasetError(f"Bad image_size={image_size!r} for {name!r}: use an int in 4..512.")
-    if channels not in (None, 1, 3):
-        raise DatasetError(f"Bad channels={channels!r} for {name!r}: use 1, 3 or None.")
-    for arg, value in (("n_train", n_train), ("n_test", n_test)):
-        if value is not None and value < 1:
-            raise DatasetError(f"Bad {arg}={value!r} for {name!r}: use a positive int or None.")
+    image_size = args.integer(image_size, "image_size", 4, 512, none=True, error=DatasetError)
+    if channels not in (None, 1, 3) or isinstance(channels, bool):
+        raise DatasetError(f"channels must be 1, 3 or None, got {channels!r}")
+    n_train = args.integer(n_train, "n_train", 1, none=True, error=DatasetError)
+    n_test = args.integer(n_test, "n_test", 1, none=True, error=DatasetError)
+    seed = args.integer(seed, "seed", 0, error=DatasetError)
 
     if name == "digits":
         (x_train, y_train), (x_test, y_test) = _load_digits(seed)
@@ -270,8 +271,10 @@ def photos(size: int = 128, names=PHOTO_NAMES) -> tuple[np.ndarray, list[str]]:
     import skimage.data
     from sklearn.datasets import load_sample_image
 
-    if int(size) != size or not 8 <= size <= 1024:
-        raise DatasetError(f"Bad size={size!r} for photos: use an int in 8..1024.")
+    size = args.integer(size, "size", 8, 1024, error=DatasetError)
+    if isinstance(names, str):
+        raise DatasetError(f"names must be a list of photo names, got the string {names!r}; "
+                           f"write names=[{names!r}]")
     out = []
     for name in names:
         if name in ("china", "flower"):

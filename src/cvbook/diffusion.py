@@ -21,6 +21,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from . import args
+
 
 @dataclass
 class Schedule:
@@ -49,12 +51,14 @@ class Schedule:
 def linear_schedule(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> Schedule:
     """DDPM's schedule: betas grow linearly. With ``T`` < 1000 the ends scale by 1000 / T (the
     total noise stays about the same); betas are capped at 0.999 so that no alpha is 0."""
+    args.integer(T, "T", 2)
     scale = 1000 / T
     return Schedule(np.minimum(np.linspace(beta_start * scale, beta_end * scale, T), 0.999))
 
 
 def cosine_schedule(T: int = 1000, s: float = 0.008) -> Schedule:
     """Nichol & Dhariwal (2021): alpha_bar follows a squared cosine, so the signal fades evenly."""
+    args.integer(T, "T", 2)
     steps = np.arange(T + 1, dtype="float64") / T
     f = np.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
     alpha_bars = f / f[0]
@@ -139,6 +143,10 @@ def unet(image_size: int = 16, channels: int = 1, widths=(32, 64), embed_dim: in
     With ``num_classes``, a third input ``label`` (``num_classes`` itself means "no label")
     is embedded and added to the time embedding: a class-conditional model.
     """
+    args.positive_ints(image_size=image_size, channels=channels, embed_dim=embed_dim)
+    if image_size % 2 ** len(widths):
+        raise ValueError(f"image_size {image_size} must be divisible by 2**len(widths) = "
+                         f"{2 ** len(widths)}: each width halves the size once")
     x_in = keras.Input((image_size, image_size, channels), name="x_t")
     t_in = keras.Input((), name="t")
     inputs = [x_in, t_in]
@@ -223,6 +231,13 @@ class Diffusion(keras.Model):
         ``keep > 0`` also returns ``keep`` snapshots of the first image on its way from noise
         to image, as ``(images, [(t, image), ...])``.
         """
+        n, seed, keep = args.integer(n, "n", 1), args.integer(seed, "seed", 0), args.integer(keep, "keep", 0)
+        steps = args.integer(steps, "steps", 1, self.schedule.T, none=True)
+        args.choice(method, "method", ("ddpm", "ddim"))
+        if (labels is not None or args.number(guidance, "guidance", 0.0)) and self.num_classes is None:
+            raise ValueError("labels and guidance need a class-conditional model (num_classes)")
+        if labels is not None:
+            labels = args.labels(labels, "labels", n, self.num_classes)
         rng = np.random.default_rng(seed)
         s = self.schedule
         shape = (n, *self.network.input_shape[0][1:])

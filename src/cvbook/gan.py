@@ -13,6 +13,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from . import args
+
 
 def mlp_generator(latent_dim: int = 100, image_shape=(28, 28, 1), hidden: int = 128):
     """The reference generator: noise > Dense(hidden, relu) > Dense(H*W*C, sigmoid) > image."""
@@ -42,6 +44,7 @@ def dcgan_generator(latent_dim: int = 64, image_size: int = 28, channels: int = 
     Batch norm and leaky ReLU between layers, sigmoid at the end. ``image_size`` must be a
     multiple of 4 (16, 28, 32...).
     """
+    args.positive_ints(latent_dim=latent_dim, image_size=image_size, channels=channels, width=width)
     if image_size % 4:
         raise ValueError(f"image_size must be a multiple of 4, got {image_size}")
     s = image_size // 4
@@ -110,6 +113,7 @@ class GAN(keras.Model):
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """``n`` generated images as a NumPy array (fixed ``seed``: the same noise every time)."""
+        n, seed = args.integer(n, "n", 1), args.integer(seed, "seed", 0)
         noise = np.random.default_rng(seed).normal(size=(n, self.latent_dim)).astype("float32")
         return self.generator.predict(noise, verbose=0, batch_size=256)
 

@@ -29,12 +29,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import args
+
 REFERENCE_IMAGES = 10_000  # real Fashion-MNIST training images the reference scorer compares to
 
 
 def _two_feature_sets(features_a, features_b):
-    a = np.asarray(features_a, dtype=np.float64)
-    b = np.asarray(features_b, dtype=np.float64)
+    a = args.array(features_a, "features_a", dtype=np.float64)
+    b = args.array(features_b, "features_b", dtype=np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise ValueError(f"need two (n, d) feature arrays with the same d, got {a.shape} and "
                          f"{b.shape}")
@@ -160,10 +162,7 @@ class ImageScorer:
         return cls(classifier, x_reference, num_classes)
 
     def _prepare(self, images) -> np.ndarray:
-        images = np.asarray(images, dtype="float32")
-        if images.ndim != 4 or images.shape[-1] != self.image_shape[-1]:
-            raise ValueError(f"images must have shape (n, height, width, "
-                             f"{self.image_shape[-1]}), got {images.shape}")
+        images = args.images(images, "images", channels=self.image_shape[-1])
         if images.shape[1:3] != self.image_shape[:2]:
             import tensorflow as tf
 
@@ -179,11 +178,14 @@ class ImageScorer:
 
     def accuracy(self, images, labels) -> float:
         """Plain classification accuracy of the scorer's CNN (is the feature space any good?)."""
-        return float(np.mean(self._run(images)[1].argmax(axis=1) == np.asarray(labels)))
+        labels = args.labels(labels, "labels", len(np.asarray(images)), self.num_classes)
+        return float(np.mean(self._run(images)[1].argmax(axis=1) == labels))
 
     def score(self, images) -> Score:
         """Fréchet distance and KID to the reference set, class coverage, balance, confidence."""
         features, probs = self._run(images)
+        if len(features) < 2:
+            raise ValueError(f"images: a score needs at least 2 images, got {len(features)}")
         reference = self.reference_features(np.asarray(images).shape[1])
         counts = np.bincount(probs.argmax(axis=1), minlength=self.num_classes)
         share = counts / counts.sum()

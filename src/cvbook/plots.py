@@ -16,9 +16,26 @@ def show_images(images, titles=None, ncols: int = 8, size: float = 1.3, title: s
     ``titles`` is an optional list of short strings, one per image (labels, predictions...).
     Pass ``vmin=None, vmax=None`` to scale each image to its own range (feature maps).
     """
-    images = [np.asarray(im) for im in images]  # a list may mix grey and colour images
+    if images is None or isinstance(images, (str, bytes)) or not hasattr(images, "__len__"):
+        raise TypeError(f"images must be an array of images (N, H, W[, C]) or a list of "
+                        f"(H, W[, C]) arrays, got {type(images).__name__}")
+    try:  # a list may mix grey and colour images
+        images = [np.asarray(im, dtype="float32") for im in images]
+    except (TypeError, ValueError):
+        raise TypeError("images must hold numeric arrays (one per image)") from None
     images = [im[..., 0] if im.ndim == 3 and im.shape[-1] == 1 else im for im in images]
+    for i, im in enumerate(images):
+        if im.ndim not in (2, 3) or (im.ndim == 3 and im.shape[-1] not in (3, 4)):
+            raise ValueError(f"images[{i}] has shape {im.shape}: each image must be (H, W), "
+                             f"(H, W, 1) or (H, W, 3); pass a batch as (N, H, W[, C])")
     n = len(images)
+    if n == 0:
+        raise ValueError("images is empty: nothing to show")
+    if titles is not None and (isinstance(titles, str) or len(titles) < n):
+        raise ValueError(f"titles must be a list with one title per image ({n}), got "
+                         f"{titles!r:.60}")
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if title else 0)),
@@ -42,7 +59,16 @@ def plot_history(history, metrics=("loss", "accuracy"), title: str | None = None
     One panel per metric, training and validation (``val_...``) together, epochs on x.
     """
     hist = getattr(history, "history", history)
+    if not isinstance(hist, dict):
+        raise TypeError(f"history must be what model.fit returns (a History) or its .history "
+                        f"dict, got {type(history).__name__}")
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    missing = [m for m in metrics if m not in hist]
     metrics = [m for m in metrics if m in hist]
+    if not metrics:
+        raise ValueError(f"none of the metrics {missing} is in the history; it holds "
+                         f"{sorted(hist)}")
     fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3), squeeze=False)
     for ax, metric in zip(axes.flat, metrics):
         epochs = np.arange(1, len(hist[metric]) + 1)

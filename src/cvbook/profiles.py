@@ -106,6 +106,14 @@ PROFILES: dict[str, dict[str, dict]] = {
                      n_train=None, sr_width=32, sr_steps=2000, sr_gan_steps=2000,
                      adv_weight=0.01),
     },
+    "lab-applications": {
+        "smoke": dict(dataset="fashion_mnist", n_test=1000, per_class=10, shares=(0.0, 0.5, 0.8),
+                      guidance=1.0, sample_steps=8, steps=150, width=16, seeds=1,
+                      t_start=100, n_edit=8),
+        "full": dict(dataset="fashion_mnist", n_test=None, per_class=50, shares=(0.0, 0.5, 0.8),
+                     guidance=1.0, sample_steps=25, steps=600, width=32, seeds=3,
+                     t_start=100, n_edit=16),
+    },
     "lab-diffusion": {
         "smoke": dict(dataset="fashion_mnist", image_size=28, T=200),
         "full": dict(dataset="fashion_mnist", image_size=28, T=1000),
@@ -189,26 +197,57 @@ def overrides_from_env() -> dict:
     return value
 
 
+def _checked(notebook: str, key: str, value, default, source: str):
+    """``value`` for knob ``key`` if it has the type of the profile's ``default``, else a
+    ValueError that names the knob, where the value came from and what is expected."""
+    def fail(expected):
+        raise ValueError(f"{source}: knob {key!r} of {notebook!r} must be {expected} (like its "
+                         f"default {default!r}), got {value!r} ({type(value).__name__})")
+
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            fail("true or false")
+    elif isinstance(default, int) or default is None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if not (default is None and value is None):
+                fail("an int" + (" or null" if default is None else ""))
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            fail("a number")
+        value = float(value)
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            fail("a string")
+    elif isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)):
+            fail("a list")
+        value = tuple(value)
+    return value
+
+
 def config(notebook: str, profile: str | None = None, **overrides) -> Config:
     """The knobs of ``notebook`` in the resolved profile.
 
     Keyword ``overrides`` that are not None replace single knobs (so a parameters cell can
     say ``epochs = None`` and papermill can pass ``-p epochs 3``).
     """
-    if notebook not in PROFILES:
+    if not isinstance(notebook, str) or notebook not in PROFILES:
         raise KeyError(f"No profiles for notebook {notebook!r}; known: {sorted(PROFILES)}")
     name = resolve(profile)
     knobs = dict(PROFILES[notebook][name])
     from_env = overrides_from_env()
-    check_results = bool(from_env.pop("check_results", True))
+    check_results = from_env.pop("check_results", True)
+    if not isinstance(check_results, bool):
+        raise ValueError(f"${OVERRIDES_ENV_VAR}: check_results must be true or false, got "
+                         f"{check_results!r}")
     for key, value in from_env.items():
         if key in knobs:
-            knobs[key] = tuple(value) if isinstance(value, list) else value
+            knobs[key] = _checked(notebook, key, value, knobs[key], f"${OVERRIDES_ENV_VAR}")
     for key, value in overrides.items():
         if key not in knobs:
             raise KeyError(f"{key!r} is not a knob of {notebook!r}: {sorted(knobs)}")
         if value is not None:
-            knobs[key] = value
+            knobs[key] = _checked(notebook, key, value, knobs[key], "parameter")
     cfg = Config(notebook=notebook, profile=name, check_results=check_results, **knobs)
     print(f"profile: {name}  |  " + ", ".join(f"{k}={v}" for k, v in knobs.items()))
     if from_env:
