@@ -64,6 +64,14 @@ def device() -> str:
     return f"CPU: {cpu}, {os.cpu_count()} cores (no GPU)"
 
 
+def scorer_id() -> str:
+    """Which reference scorer measured a row's Fréchet distances (its checkpoint's sha256,
+    shortened): rows scored by different scorers are not comparable."""
+    from cvbook import checkpoints
+
+    return checkpoints.record("scorer")["sha256"][:12]
+
+
 def load(profile: str) -> dict:
     path = os.path.join(RESULTS, f"{profile}.json")
     if not os.path.exists(path):
@@ -97,7 +105,8 @@ def run(paths: list[str], profile: str) -> dict:
                                 if k not in ("notebook", "profile")})
         table["rows"][rel] = dict(notebook=rel, profile=profile, device=dev,
                                   seconds=round(seconds, 1), metrics=metrics,
-                                  date=datetime.date.today().isoformat())
+                                  date=datetime.date.today().isoformat(),
+                                  scorer=scorer_id())
         if overrides:  # a run with changed knobs says so in its row
             table["rows"][rel]["overrides"] = overrides
         if failed:
@@ -151,7 +160,8 @@ def render() -> str:
             metrics = ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(row["metrics"].items()))
             if row.get("failed"):
                 metrics = f"FAILED ({row['failed']}); recorded before it: {metrics or 'nothing'}"
-            if (any(k.startswith("frechet") for k in row["metrics"])
+            # rows measured before the reference scorer recorded neither the scorer nor a KID
+            if (any(k.startswith("frechet") for k in row["metrics"]) and "scorer" not in row
                     and not any(k.startswith("kid") for k in row["metrics"])):
                 metrics += (" (Fréchet distances from the chapter's own scorer, measured before "
                             "the reference scorer: not comparable with other rows)")

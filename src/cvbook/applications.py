@@ -92,18 +92,6 @@ def edit_step(x_t, t: int, t_prev: int, eps_pred, x0_known, mask, noise, schedul
     return mask * known + (1.0 - mask) * generated
 
 
-def _mask(mask, shape) -> np.ndarray:
-    """``mask`` as an array of ``shape`` (it may be one mask for all images, (1, H, W, C))."""
-    m = args.array(mask, "mask", ndim=4)
-    if not np.all((m == 0) | (m == 1)):
-        raise ValueError("mask must hold 1 (keep the pixel) and 0 (regenerate it) only")
-    try:
-        return np.broadcast_to(m, shape).astype("float32")
-    except ValueError:
-        raise ValueError(f"mask of shape {m.shape} does not fit images of shape {shape}: use "
-                         f"(1, H, W, C) for one mask, or one per image") from None
-
-
 def edit(model: Diffusion, images, t_start: int, steps: int = 20, mask=None, labels=None,
          seed: int = 0):
     """Edit real ``images`` with a trained diffusion model; returns images in [0, 1].
@@ -119,7 +107,7 @@ def edit(model: Diffusion, images, t_start: int, steps: int = 20, mask=None, lab
     x0 = args.images(images, "images") * 2.0 - 1.0                  # [0, 1] -> [-1, 1]
     n = len(x0)
     args.integer(t_start, "t_start", 0, s.T - 1), args.integer(steps, "steps", 1)
-    keep = np.zeros_like(x0) if mask is None else _mask(mask, x0.shape)
+    keep = np.zeros_like(x0) if mask is None else args.mask(mask, x0.shape)
     if model.num_classes is not None and labels is None:
         labels = np.full(n, model.num_classes, "int32")               # the "no label" label
     x = q_sample(x0, [t_start] * n, rng.normal(size=x0.shape), s.alpha_bars).astype("float32")

@@ -122,3 +122,15 @@ def positive_ints(**values) -> None:
     """Check several sizes at once: ``positive_ints(latent_dim=latent_dim, width=width)``."""
     for name, value in values.items():
         integer(value, name, 1)
+
+
+def mask(value, shape, name: str = "mask") -> np.ndarray:
+    """A 0/1 mask broadcast to ``shape`` (one mask (1, H, W, C) for all images, or one each)."""
+    m = array(value, name, ndim=4)
+    if not np.all((m == 0) | (m == 1)):
+        raise ValueError(f"{name} must hold 1 (keep the pixel) and 0 (regenerate it) only")
+    try:
+        return np.broadcast_to(m, shape).astype("float32")
+    except ValueError:
+        raise ValueError(f"{name} of shape {m.shape} does not fit images of shape {shape}: use "
+                         f"(1, H, W, C) for one mask, or one per image") from None
