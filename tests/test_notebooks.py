@@ -68,7 +68,9 @@ def test_launch_badge_and_setup_cell_follow_config(rel):
     badge, setup = read(rel).cells[:2]
     assert f"colab.research.google.com/github/{url.split('github.com/')[1]}/blob/{branch}/{rel}" \
         in badge.source
-    assert f"git+{url}@{branch}" in setup.source and '"tensorflow' not in setup.source
+    installs = setup.source.split("_missing = ")[1].split("] if")[0]  # what it may install
+    assert f"git+{url}@{branch}" in setup.source and "tensorflow" not in installs
+    assert "CVBOOK_SOURCE" in setup.source and '"-c"' in setup.source  # pins TensorFlow
 
 
 def test_a_fork_changes_one_line(tmp_path):

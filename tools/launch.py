@@ -45,14 +45,24 @@ def badge_source(rel_path: str, url: str, branch: str) -> str:
 def setup_source(url: str, branch: str) -> str:
     return (
         "# Setup for Colab or a fresh machine: installs the course package and keras-cv if they\n"
-        "# are missing (never TensorFlow, which Colab already has). Does nothing locally.\n"
-        "import importlib.util, subprocess, sys\n"
+        "# are missing. TensorFlow, protobuf and NumPy stay exactly as installed (pinned for pip),\n"
+        "# so the install cannot break TensorFlow; Keras is upgraded only if it is older than the\n"
+        "# course's floor. Does nothing locally. $CVBOOK_SOURCE replaces the repository (a fork,\n"
+        "# or file:///path/to/a/checkout).\n"
+        "import importlib.metadata, importlib.util, os, subprocess, sys, tempfile\n"
+        f"_source = os.environ.get(\"CVBOOK_SOURCE\", \"git+{url}@{branch}\")\n"
         "_missing = [pkg for module, pkg in [\n"
         f"    (\"keras_cv\", \"{KERAS_CV}\"),\n"
-        f"    (\"cvbook\", \"cvbook @ git+{url}@{branch}\"),\n"
+        "    (\"cvbook\", f\"cvbook @ {_source}\"),\n"
         "] if importlib.util.find_spec(module) is None]\n"
         "if _missing:\n"
-        "    subprocess.check_call([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", *_missing])"
+        "    _keep = {d.metadata[\"Name\"]: d.version for d in importlib.metadata.distributions()\n"
+        "             if d.metadata[\"Name\"].lower().startswith((\"tensorflow\", \"protobuf\", \"numpy\"))}\n"
+        "    with tempfile.NamedTemporaryFile(\"w\", suffix=\".txt\", delete=False) as _pins:\n"
+        "        _pins.write(\"\\n\".join(f\"{name}=={version}\" for name, version in _keep.items()))\n"
+        "    print(\"installing\", *_missing, \"| keeping\", *_keep)\n"
+        "    subprocess.check_call([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", \"-c\", _pins.name,\n"
+        "                           *_missing])"
     )
 
 
