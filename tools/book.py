@@ -40,6 +40,11 @@ def stage(profile: str) -> None:
     config["execute"]["execute_notebooks"] = "off"  # already executed
     with open(os.path.join(STAGE, "_config.yml"), "w") as f:
         yaml.safe_dump(config, f, sort_keys=False)
+    for folder in nbtools.FOLDERS:  # plain pages beside the notebooks (chapters/07_at_scale.md)
+        for name in sorted(os.listdir(os.path.join(ROOT, folder))):
+            if name.endswith(".md"):
+                os.makedirs(os.path.join(STAGE, folder), exist_ok=True)
+                shutil.copy(os.path.join(ROOT, folder, name), os.path.join(STAGE, folder))
     for rel in nbtools.notebooks():
         src = nbtools.executed_path(rel, profile)
         if rel.startswith("labs" + os.sep):
