@@ -98,9 +98,9 @@ PROFILES: dict[str, dict[str, dict]] = {
     },
     "applications": {
         "smoke": dict(dataset="fashion_mnist", n_test=1000, per_class=10, gen_per_class=30,
-                      guidances=(0.0, 1.0, 3.0), guidance=1.0, sample_steps=8, seeds=3,
-                      steps=150, batch_size=64, width=16, n_edit=200, edit_steps=10,
-                      n_train=20000, sr_width=16, sr_steps=300, sr_gan_steps=300,
+                      guidances=(0.0, 1.0, 3.0), guidance=1.0, sample_steps=6, seeds=3,
+                      steps=120, batch_size=64, width=16, n_edit=150, edit_steps=10,
+                      n_train=20000, sr_width=16, sr_steps=200, sr_gan_steps=200,
                       adv_weight=0.01),
         "full": dict(dataset="fashion_mnist", n_test=None, per_class=50, gen_per_class=150,
                      guidances=(0.0, 1.0, 3.0), guidance=1.0, sample_steps=25, seeds=5,
@@ -110,11 +110,11 @@ PROFILES: dict[str, dict[str, dict]] = {
     },
     "lab-applications": {
         "smoke": dict(dataset="fashion_mnist", n_test=1000, per_class=10, shares=(0.0, 0.5, 0.8),
-                      guidance=1.0, sample_steps=8, steps=150, width=16, seeds=1,
-                      t_start=100, n_edit=8),
+                      guidance=1.0, sample_steps=6, steps=120, width=16, seeds=1,
+                      t_start=80, n_edit=8),
         "full": dict(dataset="fashion_mnist", n_test=None, per_class=50, shares=(0.0, 0.5, 0.8),
                      guidance=1.0, sample_steps=25, steps=600, width=32, seeds=3,
-                     t_start=100, n_edit=16),
+                     t_start=80, n_edit=16),
     },
     "lab-diffusion": {
         "smoke": dict(dataset="fashion_mnist", image_size=28, T=200),
