@@ -24,13 +24,9 @@ help:
 # 3) the book, built from the notebooks executed in step 1, warnings as errors.
 # --maxschedchunk 1: xdist's default hands each worker a block of consecutive tests, which put
 # every notebook run (sorted first, see tests/conftest.py) on one worker while the other idled.
-# One TensorFlow thread per worker (the notebook kernels inherit it): with two workers on two
-# cores, TensorFlow's default thread pools oversubscribe the CPU. Measured: the first step took
-# 442 s instead of 499 s.
-PARALLEL = TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
 test:
-	$(PARALLEL) $(PYTEST) -n $(WORKERS) --maxschedchunk 1 -m "not book" --durations=12 tests
-	$(PARALLEL) COURSE_PROFILE=full COURSE_OVERRIDES=quick $(PYTEST) -n $(WORKERS) --dist loadfile --nbval-lax --nbval-current-env chapters
+	$(PYTEST) -n $(WORKERS) --maxschedchunk 1 -m "not book" --durations=12 tests
+	COURSE_PROFILE=full COURSE_OVERRIDES=quick $(PYTEST) -n $(WORKERS) --dist loadfile --nbval-lax --nbval-current-env chapters
 	$(PYTEST) -m book tests
 
 book:
