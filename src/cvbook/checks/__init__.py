@@ -77,7 +77,7 @@ def guarded(check):
         except Exception as err:  # noqa: BLE001 - any failure of a half-finished answer
             message = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
             raise LabCheckError(
-                f"{check.__name__} could not use your answer: {type(err).__name__}: {message}"
+                f"{check.__name__} could not use your answer: it raised {type(err).__name__}: {message}"
                 f"{_learner_frame(err)}\nCheck that every TODO in the exercise cell is filled "
                 f"in and that the cell ran without errors; then run this check again.") from None
     return run
