@@ -55,7 +55,7 @@ PROFILES: dict[str, dict[str, dict]] = {
     "cnn-training": {
         "smoke": dict(dataset="fashion_mnist", image_size=28, channels=1, n_train=None,
                       n_test=None, width=32, dropout=0.25, epochs=3, batch_size=128,
-                      target_accuracy=0.88, n_overfit=300, n_val=2000, overfit_epochs=40,
+                      target_accuracy=0.88, n_overfit=300, n_val=500, overfit_epochs=40,
                       use_checkpoints=True),
         "full": dict(dataset="fashion_mnist", image_size=28, channels=1, n_train=None,
                      n_test=None, width=64, dropout=0.4, epochs=12, batch_size=128,
@@ -64,7 +64,7 @@ PROFILES: dict[str, dict[str, dict]] = {
     },
     "augmentation": {
         "smoke": dict(photo_size=96, dataset="fashion_mnist", image_size=28, channels=1,
-                      n_train=300, n_val=1000, n_test=5000, n_timing=2000, epochs=40, batch_size=64,
+                      n_train=300, n_val=1000, n_test=2000, n_timing=2000, epochs=30, batch_size=64,
                       dropout=0.25, seeds=3, shift=0.1, zoom=0.1, min_gain_varied=0.05),
         "full": dict(photo_size=160, dataset="fashion_mnist", image_size=28, channels=1,
                      n_train=3000, n_val=5000, n_test=None, n_timing=10000, epochs=40, batch_size=64,
