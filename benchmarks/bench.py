@@ -61,6 +61,13 @@ def device() -> str:
         if out.returncode == 0 and names:
             return f"GPU: {names[0]}" + (f" (x{len(names)})" if len(names) > 1 else "")
     cpu = platform.processor() or platform.machine()
+    try:  # the model name tells two machines of the same architecture apart (Linux only)
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name"))
+        cpu = f"{model} ({cpu})"
+    except (OSError, StopIteration):
+        pass
     return f"CPU: {cpu}, {os.cpu_count()} cores (no GPU)"
 
 
