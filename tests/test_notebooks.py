@@ -61,6 +61,29 @@ def test_clean_strips_outputs_but_keeps_checked_ones(tmp_path, monkeypatch):
     assert not nbtools.clean("x.ipynb")  # already clean
 
 
+def test_checked_differences_compares_what_the_marked_cells_print(tmp_path, monkeypatch):
+    """The smoke run replaces nbval's comparison: a marked cell must print what is committed."""
+    def notebook(name, printed, marked=True):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(("# NBVAL_CHECK_OUTPUT\n" if marked else "")
+                                              + "print(n)")]
+        nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text=t)
+                               for t in printed]
+        nbformat.write(nb, tmp_path / name)
+        return str(tmp_path / name)
+
+    monkeypatch.setattr(nbtools, "ROOT", str(tmp_path))
+    notebook("x.ipynb", ["a\n", "b\n"])
+    assert nbtools.checked_differences("x.ipynb", notebook("same.ipynb", ["a\nb\n"])) == []
+    problems = nbtools.checked_differences("x.ipynb", notebook("other.ipynb", ["a\nc\n"]))
+    assert len(problems) == 1 and "a\nc" in problems[0] and "a\nb" in problems[0]
+    lost = nbtools.checked_differences("x.ipynb", notebook("unmarked.ipynb", ["a\nb\n"], False))
+    assert lost == ["cell 0: not found in the executed copy"]
+    notebook("empty.ipynb", [])
+    assert "refresh-checked" in nbtools.checked_differences("empty.ipynb",
+                                                            notebook("ran.ipynb", ["a\n"]))[0]
+
+
 @pytest.mark.parametrize("rel", ALL)
 def test_launch_badge_and_setup_cell_follow_config(rel):
     assert launch.problems(rel) == []

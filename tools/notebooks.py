@@ -129,6 +129,38 @@ def is_checked(cell) -> bool:
     return cell.cell_type == "code" and CHECK_MARK in cell.source
 
 
+def _printed(outputs) -> str:
+    """What a cell printed and returned, as text: its standard output, then its text results."""
+    out = "".join(o.get("text", "") for o in outputs
+                  if o.get("output_type") == "stream" and o.get("name") == "stdout")
+    return out + "".join(o["data"]["text/plain"] for o in outputs
+                         if o.get("output_type") in ("execute_result", "display_data")
+                         and "text/plain" in o.get("data", {}))
+
+
+def checked_differences(rel_path: str, executed: str) -> list[str]:
+    """nbval's comparison, done on an executed copy: for every cell marked NBVAL_CHECK_OUTPUT
+    whose printed text differs from the output committed with the notebook, a message with
+    both. Empty when they all agree (the marked cells print facts that hold in every profile:
+    shapes, parameter counts, which weights train)."""
+    committed = nbformat.read(os.path.join(ROOT, rel_path), as_version=4)
+    ran = {c.source: c.outputs for c in nbformat.read(executed, as_version=4).cells
+           if is_checked(c)}
+    problems = []
+    for i, cell in enumerate(committed.cells):
+        if not is_checked(cell):
+            continue
+        expected, got = _printed(cell.outputs), _printed(ran.get(cell.source, []))
+        if cell.source not in ran:
+            problems.append(f"cell {i}: not found in the executed copy")
+        elif not expected:
+            problems.append(f"cell {i}: marked {CHECK_MARK} but no output is committed "
+                            f"(python tools/notebooks.py refresh-checked {rel_path})")
+        elif got != expected:
+            problems.append(f"cell {i} printed:\n{got}\ncommitted:\n{expected}")
+    return problems
+
+
 def clean(rel_path: str, keep_from=None) -> bool:
     """Strip outputs and execution counts, except in the cells nbval checks.
 
