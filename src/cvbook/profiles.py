@@ -1,6 +1,6 @@
 """The two run profiles of every notebook, in one place.
 
-- ``smoke``: CPU, a minute or two per notebook: real Fashion-MNIST (offline through its
+- ``smoke``: CPU, a few minutes per notebook: real Fashion-MNIST (offline through its
   system package), short training. The tests and CI run this.
 - ``full``: the same data at full scale, real epochs, meant for a GPU. The Results page
   reports both.
