@@ -7,9 +7,9 @@ That is the mechanism `cvbook.data.seed_keras_cache` relies on.
 
 The full profile's notebooks themselves run offline in `make full-path`, which CI runs on the
 oldest supported stack (COURSE_PROFILE=full COURSE_OVERRIDES=quick: every chapter's full code
-path on the real data, for one tiny epoch). MNIST and CIFAR-10 cannot be faked this way: Keras verifies their
-archives' SHA-256 and would try to download them again; for those, test_data checks the clear
-offline error instead.
+path on the real data, for one tiny epoch). MNIST and CIFAR-10 cannot be faked this way: Keras
+verifies their archives' SHA-256 and would try to download them again; for those, test_data
+checks the clear offline error instead.
 """
 
 import gzip

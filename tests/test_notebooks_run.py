@@ -2,7 +2,8 @@
 
 Chapters and solutions must run green, and the cells marked NBVAL_CHECK_OUTPUT must print
 what is committed with them (nbval's comparison, on this run). A shipped lab must fail: its
-first check has to stop it with a LabCheckError (a hint for the learner), not with any other error.
+first check has to stop it with a LabCheckError (a hint for the learner), not with any other
+error.
 Executed copies land in _build/executed/smoke/ where the book build reuses them.
 """
 

@@ -150,10 +150,11 @@ def checked_differences(rel_path: str, executed: str) -> list[str]:
     for i, cell in enumerate(committed.cells):
         if not is_checked(cell):
             continue
-        expected, got = _printed(cell.outputs), _printed(ran.get(cell.source, []))
         if cell.source not in ran:
             problems.append(f"cell {i}: not found in the executed copy")
-        elif not expected:
+            continue
+        expected, got = _printed(cell.outputs), _printed(ran[cell.source])
+        if not expected:
             problems.append(f"cell {i}: marked {CHECK_MARK} but no output is committed "
                             f"(python tools/notebooks.py refresh-checked {rel_path})")
         elif got != expected:
