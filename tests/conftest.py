@@ -18,8 +18,9 @@ os.environ["COURSE_PROFILE"] = "smoke"
 # With two workers on two cores, each kernel's TensorFlow gets one thread for its ops: with its
 # default pools (one thread per core, in every process) the two runs compete for the same
 # cores, and measured on the 2-core CI machine a pair of chapters took 13% longer that way
-# (265 s against 231 s, with 25% more CPU time). Numbers can differ from a default run in the
-# last digits (float sums in another order); every chapter's checks hold either way.
+# (265 s against 231 s, with 25% more CPU time). Float sums then run in another order, so the
+# numbers differ a little from a default run (GAN scores most: chapter 4's train_step GAN
+# scores 109.0 instead of 112.7); every chapter's checks hold either way.
 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
