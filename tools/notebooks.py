@@ -22,7 +22,8 @@ import nbformat
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FOLDERS = ("chapters", "labs", "solutions")
-EXECUTED = os.path.join(ROOT, "_build", "executed")
+# $CVBOOK_EXECUTED_DIR moves the executed copies (.ci/oldest runs a chapter beside `make test`)
+EXECUTED = os.environ.get("CVBOOK_EXECUTED_DIR") or os.path.join(ROOT, "_build", "executed")
 CHECK_MARK = "NBVAL_CHECK_OUTPUT"
 
 
