@@ -125,6 +125,40 @@ def execute(rel_path: str, profile: str = "smoke", parameters: dict | None = Non
     return out
 
 
+def first_error_in_process(rel_path: str, profile: str = "smoke") -> BaseException | None:
+    """Run a notebook's code cells in order in *this* process, in a fresh namespace, with its
+    parameters cell's ``profile`` set as papermill would set it; return the exception of the
+    first cell that fails (None when every cell passes).
+
+    For the shipped labs, which stop at their first check a few cells in: run in a kernel,
+    most of their time would go into importing TensorFlow, which a test process holds
+    already. Plain Python only (no ``%`` magics or ``!`` shell lines; the test says so).
+    """
+    nb = nbformat.read(os.path.join(ROOT, rel_path), as_version=4)
+    namespace = {"__name__": "__main__"}
+    env_profile, cwd = os.environ.get("COURSE_PROFILE"), os.getcwd()
+    os.environ["COURSE_PROFILE"] = profile
+    os.chdir(os.path.dirname(os.path.join(ROOT, rel_path)))  # papermill's cwd
+    try:
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            source = cell.source
+            if "parameters" in cell.metadata.get("tags", []):
+                source += f"\nprofile = {profile!r}  # injected, as papermill does"
+            try:
+                exec(compile(source, f"{rel_path} [cell {i}]", "exec"), namespace)
+            except Exception as err:  # the cell's failure is the result
+                return err
+        return None
+    finally:
+        os.chdir(cwd)
+        if env_profile is None:
+            os.environ.pop("COURSE_PROFILE", None)
+        else:
+            os.environ["COURSE_PROFILE"] = env_profile
+
+
 def is_checked(cell) -> bool:
     """True for a code cell whose output nbval compares."""
     return cell.cell_type == "code" and CHECK_MARK in cell.source
