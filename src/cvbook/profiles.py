@@ -65,7 +65,7 @@ PROFILES: dict[str, dict[str, dict]] = {
     "augmentation": {
         "smoke": dict(photo_size=96, dataset="fashion_mnist", image_size=28, channels=1,
                       n_train=300, n_val=500, n_test=1000, n_timing=2000, epochs=20, batch_size=64,
-                      dropout=0.25, seeds=3, shift=0.1, zoom=0.1, min_gain_varied=0.05),
+                      dropout=0.25, seeds=2, shift=0.1, zoom=0.1, min_gain_varied=0.05),
         "full": dict(photo_size=160, dataset="fashion_mnist", image_size=28, channels=1,
                      n_train=3000, n_val=5000, n_test=None, n_timing=10000, epochs=40, batch_size=64,
                      dropout=0.25, seeds=3, shift=0.1, zoom=0.1, min_gain_varied=0.0),
@@ -125,7 +125,7 @@ PROFILES: dict[str, dict[str, dict]] = {
         "full": dict(photo_size=128),
     },
     "lab-cnn": {
-        "smoke": dict(dataset="fashion_mnist", image_size=28, channels=1, n_train=20000,
+        "smoke": dict(dataset="fashion_mnist", image_size=28, channels=1, n_train=15000,
                       epochs=3, batch_size=128, target_accuracy=0.85),
         "full": dict(dataset="fashion_mnist", image_size=28, channels=1, n_train=None,
                      epochs=8, batch_size=128, target_accuracy=0.90),
