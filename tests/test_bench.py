@@ -56,3 +56,12 @@ def test_a_failed_run_is_shown_as_failed(fake_results):
     page = bench.render()
     assert "FAILED (AssertionError: expected 0.92); recorded before it: test_accuracy 0.931" in page
     assert "test_accuracy 0.931 on GPU: Test X1: missed" in page  # a failed run meets no target
+
+
+def test_machine_calibration_refuses_too_few_steps(capsys):
+    import machine
+
+    with pytest.raises(SystemExit):
+        machine.main(["--steps", "5"])
+    assert "--steps must be at least 10, got 5" in capsys.readouterr().err
+
