@@ -83,6 +83,20 @@ def kernel_stderr_to(path: str):
         terminal.close()
 
 
+@contextlib.contextmanager
+def profile_env(profile: str):
+    """``$COURSE_PROFILE`` set to ``profile`` for the duration (a kernel inherits it too)."""
+    previous = os.environ.get("COURSE_PROFILE")
+    os.environ["COURSE_PROFILE"] = profile
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("COURSE_PROFILE", None)
+        else:
+            os.environ["COURSE_PROFILE"] = previous
+
+
 def execute(rel_path: str, profile: str = "smoke", parameters: dict | None = None,
             progress_bar: bool = False) -> str:
     """Run one notebook with papermill in ``profile``; returns the executed copy's path.
@@ -95,13 +109,11 @@ def execute(rel_path: str, profile: str = "smoke", parameters: dict | None = Non
 
     out = executed_path(rel_path, profile)
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    env_profile = os.environ.get("COURSE_PROFILE")
-    os.environ["COURSE_PROFILE"] = profile  # also reaches code that reads the variable
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log in the kernel
     digest = source_hash(rel_path)
     ok = False
     try:
-        with kernel_stderr_to(out + ".log"):
+        with profile_env(profile), kernel_stderr_to(out + ".log"):
             pm.execute_notebook(os.path.join(ROOT, rel_path), out,
                                 parameters={"profile": profile, **(parameters or {})},
                                 cwd=os.path.dirname(os.path.join(ROOT, rel_path)),
@@ -114,10 +126,6 @@ def execute(rel_path: str, profile: str = "smoke", parameters: dict | None = Non
                                                  "--IPKernelApp.capture_fd_output=False"])
         ok = True
     finally:
-        if env_profile is None:
-            os.environ.pop("COURSE_PROFILE", None)
-        else:
-            os.environ["COURSE_PROFILE"] = env_profile
         if os.path.exists(out):
             nb = nbformat.read(out, as_version=4)
             nb.metadata["cvbook"] = {"source_sha256": digest, "profile": profile, "ok": ok}
@@ -136,27 +144,23 @@ def first_error_in_process(rel_path: str, profile: str = "smoke") -> BaseExcepti
     """
     nb = nbformat.read(os.path.join(ROOT, rel_path), as_version=4)
     namespace = {"__name__": "__main__"}
-    env_profile, cwd = os.environ.get("COURSE_PROFILE"), os.getcwd()
-    os.environ["COURSE_PROFILE"] = profile
+    cwd = os.getcwd()
     os.chdir(os.path.dirname(os.path.join(ROOT, rel_path)))  # papermill's cwd
     try:
-        for i, cell in enumerate(nb.cells):
-            if cell.cell_type != "code":
-                continue
-            source = cell.source
-            if "parameters" in cell.metadata.get("tags", []):
-                source += f"\nprofile = {profile!r}  # injected, as papermill does"
-            try:
-                exec(compile(source, f"{rel_path} [cell {i}]", "exec"), namespace)
-            except Exception as err:  # the cell's failure is the result
-                return err
+        with profile_env(profile):
+            for i, cell in enumerate(nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                source = cell.source
+                if "parameters" in cell.metadata.get("tags", []):
+                    source += f"\nprofile = {profile!r}  # injected, as papermill does"
+                try:
+                    exec(compile(source, f"{rel_path} [cell {i}]", "exec"), namespace)
+                except Exception as err:  # the cell's failure is the result
+                    return err
         return None
     finally:
         os.chdir(cwd)
-        if env_profile is None:
-            os.environ.pop("COURSE_PROFILE", None)
-        else:
-            os.environ["COURSE_PROFILE"] = env_profile
 
 
 def is_checked(cell) -> bool:
