@@ -17,9 +17,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +26,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 import notebooks as nbtools  # noqa: E402
+from machine import device  # noqa: E402,F401  (the rows name their hardware)
 from cvbook.profiles import RESULTS_ENV_VAR, overrides_from_env  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
@@ -50,25 +48,6 @@ TARGETS = [
     ("full", "chapters/05_diffusion.ipynb", "diffusion chapter under 45 minutes on a 2-core CPU",
      2700, None, None),
 ]
-
-
-def device() -> str:
-    """A short description of the hardware the notebooks ran on."""
-    if shutil.which("nvidia-smi"):
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                             capture_output=True, text=True)
-        names = [n.strip() for n in out.stdout.splitlines() if n.strip()]
-        if out.returncode == 0 and names:
-            return f"GPU: {names[0]}" + (f" (x{len(names)})" if len(names) > 1 else "")
-    cpu = platform.processor() or platform.machine()
-    try:  # the model name tells two machines of the same architecture apart (Linux only)
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f
-                         if line.startswith("model name"))
-        cpu = f"{model} ({cpu})"
-    except (OSError, StopIteration):
-        pass
-    return f"CPU: {cpu}, {os.cpu_count()} cores (no GPU)"
 
 
 def scorer_id() -> str:

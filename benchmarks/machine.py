@@ -20,10 +20,31 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
+import shutil
 import subprocess
 import sys
 
 PLANNED_SECONDS_PER_100 = 10.0 * 100 / 469  # 10 s per epoch of 60,000 images at batch 128
+
+
+def device() -> str:
+    """A short description of the hardware the notebooks or a checkpoint ran on."""
+    if shutil.which("nvidia-smi"):
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True)
+        names = [n.strip() for n in out.stdout.splitlines() if n.strip()]
+        if out.returncode == 0 and names:
+            return f"GPU: {names[0]}" + (f" (x{len(names)})" if len(names) > 1 else "")
+    cpu = platform.processor() or platform.machine()
+    try:  # the model name tells two machines of the same architecture apart (Linux only)
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name"))
+        cpu = f"{model} ({cpu})"
+    except (OSError, StopIteration):
+        pass
+    return f"CPU: {cpu}, {os.cpu_count()} cores (no GPU)"
 
 
 def time_steps(steps: int) -> float:

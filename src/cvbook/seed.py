@@ -15,12 +15,15 @@ def set_seed(seed: int = 42, deterministic: bool = True) -> None:
     that matters on a CPU.
     """
     import keras
-    import tensorflow as tf
 
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)  # Python, NumPy and the backend's global seed
+    if keras.backend.backend() != "tensorflow":  # make checkpoints may run Keras on JAX
+        return
+    import tensorflow as tf
+
     # TensorFlow's global random generator (keras-cv layers draw from it) must exist before
     # op determinism is enabled, or drawing from it raises an error.
     tf.random.set_global_generator(tf.random.Generator.from_seed(seed))
