@@ -25,7 +25,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 COMMAND = "make checkpoints"
-ORDER = ("scorer", "cnn", "dcgan", "diffusion")
+ORDER = ("scorer", "cnn", "dcgan", "diffusion", "backbone", "resnet")
 FINGERPRINT_RTOL = 0.02  # the tests accept this relative deviation from a recorded fingerprint
 
 SPECS = {
@@ -50,6 +50,22 @@ SPECS = {
         builder_kwargs=dict(image_size=28, channels=1, widths=[32, 64], num_classes=10),
         schedule=dict(kind="cosine", T=250),
         knobs=dict(epochs=3, batch_size=128, learning_rate=2e-3, ema=0.995, label_dropout=0.1)),
+    "resnet": dict(
+        what="the transfer chapter's residual CNN, trained on all ten classes (how good the "
+             "architecture is)",
+        builder="cvbook.transfer.resnet",
+        builder_kwargs=dict(input_shape=[28, 28, 1], num_classes=10, widths=[32, 64, 128],
+                            blocks=1),
+        knobs=dict(classes=None, epochs=10, batch_size=128, learning_rate=3e-3,
+                   warmup_epochs=1, weight_decay=5e-4, flip=True, shift=0.08)),
+    "backbone": dict(
+        what="the transfer chapter's pretrained backbone: the same residual CNN trained on the "
+             "five source classes only (T-shirt/top, trouser, pullover, dress, coat)",
+        builder="cvbook.transfer.resnet",
+        builder_kwargs=dict(input_shape=[28, 28, 1], num_classes=5, widths=[32, 64, 128],
+                            blocks=1),
+        knobs=dict(classes=[0, 1, 2, 3, 4], epochs=10, batch_size=128, learning_rate=3e-3,
+                   warmup_epochs=1, weight_decay=5e-4, flip=True, shift=0.08)),
 }
 
 
@@ -74,6 +90,36 @@ def _classifier(name, spec, ds):
             validation_split=k["validation_split"], verbose=0, callbacks=[models.epoch_log()])
     acc = float(np.mean(net.predict(ds.x_test, verbose=0).argmax(1) == ds.y_test))
     return net, {"test_accuracy": acc}, f"{k['epochs']} epochs, batch {k['batch_size']}"
+
+
+def _resnet(name, spec, ds):
+    """The transfer chapter's residual CNN: AdamW with a warm-up and cosine decay, random
+    flips and shifts, on all classes or on the source classes only."""
+    import keras
+
+    from cvbook import models, transfer
+
+    k = spec["knobs"]
+    x, y, x_test, y_test = ds.x_train, ds.y_train, ds.x_test, ds.y_test
+    if k["classes"]:
+        x, y = transfer.pick_classes(x, y, k["classes"])
+        x_test, y_test = transfer.pick_classes(x_test, y_test, k["classes"])
+    net = _builder(spec)()
+    per_epoch = int(np.ceil(len(x) / k["batch_size"]))
+    warmup = k["warmup_epochs"] * per_epoch
+    schedule = keras.optimizers.schedules.CosineDecay(
+        k["learning_rate"] / 10, decay_steps=k["epochs"] * per_epoch - warmup,
+        warmup_target=k["learning_rate"], warmup_steps=warmup)
+    trainer = keras.Sequential([keras.Input(x.shape[1:])]
+                               + ([keras.layers.RandomFlip("horizontal")] if k["flip"] else [])
+                               + [keras.layers.RandomTranslation(k["shift"], k["shift"]), net])
+    trainer.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=k["weight_decay"]),
+                    loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    trainer.fit(x, y, epochs=k["epochs"], batch_size=k["batch_size"], verbose=0,
+                callbacks=[models.epoch_log()])
+    acc = transfer.accuracy(net, x_test, y_test)
+    return net, {"test_accuracy": acc}, (f"{k['epochs']} epochs, batch {k['batch_size']}, "
+                                         f"random flips and shifts")
 
 
 def _builder(spec):
@@ -125,17 +171,24 @@ def _diffusion(name, spec, ds):
     return model.ema_network, scores, f"{k['epochs']} epochs, batch {k['batch_size']}, T={sched['T']}"
 
 
-TRAIN = {"scorer": _classifier, "cnn": _classifier, "dcgan": _dcgan, "diffusion": _diffusion}
+TRAIN = {"scorer": _classifier, "cnn": _classifier, "dcgan": _dcgan, "diffusion": _diffusion,
+         "resnet": _resnet, "backbone": _resnet}
 
 
 def fingerprint(name: str, model) -> dict:
     """A small fixed-sample measurement of a loaded checkpoint, recomputed by the tests."""
     from cvbook import data, metrics
 
-    if name in ("scorer", "cnn"):
+    if name in ("scorer", "cnn", "resnet"):
         ds = data.load("fashion_mnist", n_train=1, n_test=2000, seed=0)
         acc = float(np.mean(model.predict(ds.x_test, verbose=0).argmax(1) == ds.y_test))
         return {"test_accuracy_2000": acc}
+    if name == "backbone":  # the source task: the first 2000 test images of its five classes
+        from cvbook import transfer
+
+        ds = data.load("fashion_mnist", n_train=1, seed=0)
+        x, y = transfer.pick_classes(ds.x_test, ds.y_test, SPECS[name]["knobs"]["classes"])
+        return {"source_accuracy_2000": transfer.accuracy(model, x[:2000], y[:2000])}
     scorer = metrics.reference_scorer()
     if name == "dcgan":
         return {"frechet_200": scorer.score(dcgan_samples(model, 200)).frechet}
@@ -147,7 +200,7 @@ def build(names) -> None:
     import keras
 
     import cvbook
-    from bench import device
+    from machine import device
     from cvbook import checkpoints
 
     os.makedirs(checkpoints.WEIGHTS_DIR, exist_ok=True)
@@ -186,6 +239,10 @@ def build(names) -> None:
 
 
 def _dataset_text(spec, ds) -> str:
+    classes = spec["knobs"].get("classes")
+    if classes:
+        return (f"Fashion-MNIST, the {int(np.isin(ds.y_train, classes).sum()):,} training "
+                f"images of classes {classes}")
     held_out = spec["knobs"].get("validation_split", 0.0)
     if not held_out:
         return f"Fashion-MNIST, all {len(ds.x_train):,} training images"
