@@ -150,8 +150,13 @@ def train(model, x, y, steps: int, batch_size: int = 32):
 
 
 def accuracy(model, x, y) -> float:
-    """Share of ``x`` that ``model`` classifies as ``y``."""
-    return float(np.mean(model.predict(x, verbose=0, batch_size=256).argmax(1) == y))
+    """Share of ``x`` that ``model`` classifies as ``y``. (Direct calls, not ``predict``:
+    TensorFlow warns about retracing when many models each get a ``predict``.)"""
+    import keras
+
+    probs = [keras.ops.convert_to_numpy(model(x[i:i + 500], training=False))
+             for i in range(0, len(x), 500)]
+    return float(np.mean(np.concatenate(probs).argmax(1) == np.asarray(y)))
 
 
 def pick_classes(x, y, classes, avoid=None, name: str = "classes"):
