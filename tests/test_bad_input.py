@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 
 from cvbook import applications as app
-from cvbook import checkpoints, data, diffusion, gan, metrics, plots, profiles
+from cvbook import checkpoints, data, diffusion, gan, metrics, plots, profiles, transfer
 from cvbook.checks import LabCheckError
 from cvbook.checks import applications as checks_app
 from cvbook.checks import augmentation as checks_aug
 from cvbook.checks import cnn as checks_cnn
 from cvbook.checks import diffusion as checks_diff
 from cvbook.checks import gans as checks_gans
+from cvbook.checks import transfer as checks_transfer
 
 IMAGES = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
 
@@ -31,7 +32,8 @@ def tiny():
     cond = diffusion.Diffusion(diffusion.unet(8, 1, (8, 16), num_classes=10),
                                diffusion.linear_schedule(10), num_classes=10)
     g = gan.GAN(gan.dcgan_generator(4, 8, width=4), gan.dcgan_discriminator((8, 8, 1), 4), 4)
-    return dict(scorer=scorer, uncond=uncond, cond=cond, gan=g)
+    backbone = transfer.resnet(num_classes=5, widths=(4, 8, 8)).get_layer("backbone")
+    return dict(scorer=scorer, uncond=uncond, cond=cond, gan=g, backbone=backbone)
 
 
 def nan_images():
@@ -142,8 +144,24 @@ CASES = [
      "class-conditional model"),
     ("sample guidance str", lambda m: m["cond"].sample(2, guidance="high"), TypeError,
      "guidance must be a number"),
-    ("checkpoint unknown", lambda m: checkpoints.load("resnet"), checkpoints.CheckpointError,
-     "resnet"),
+    ("checkpoint unknown", lambda m: checkpoints.load("resnet50"), checkpoints.CheckpointError,
+     "No checkpoint named 'resnet50'"),
+    # transfer
+    ("target overlaps source", lambda m: transfer.pick_classes(
+        IMAGES, [0, 4, 5, 6], [4, 5], avoid=transfer.SOURCE_CLASSES, name="target_classes"),
+     ValueError, "target_classes [4, 5] overlap the source classes"),
+    ("target label absent", lambda m: transfer.pick_classes(IMAGES, [0, 1, 1, 0], [1, 7]),
+     ValueError, "no image has label [7]"),
+    ("new head 1 class", lambda m: transfer.with_new_head(m["backbone"], 1), ValueError,
+     "num_classes must be at least 2"),
+    ("new head 2.5 classes", lambda m: transfer.with_new_head(m["backbone"], 2.5), TypeError,
+     "num_classes must be an int"),
+    ("unfreeze unknown stage", lambda m: transfer.unfreeze_top(m["backbone"], "stage7"),
+     ValueError, "stage 'stage7'"),
+    ("few_per_class too many", lambda m: transfer.few_per_class(IMAGES, [0, 0, 1, 1], 3),
+     ValueError, "per_class=3, but class 0 has only 2"),
+    ("resnet blocks 0", lambda m: transfer.resnet(blocks=0), ValueError,
+     "blocks must be between 1 and 8"),
     # applications
     ("subset per_class 0", lambda m: app.balanced_subset([0, 1, 1], 0), ValueError,
      "per_class must be at least 1"),
@@ -193,14 +211,23 @@ def test_env_profile_is_checked(monkeypatch):
 
 # --- every lab check, handed half-finished answers ------------------------------------------
 
-CHECKS = [obj for module in (checks_cnn, checks_aug, checks_gans, checks_diff, checks_app)
+CHECKS = [obj for module in (checks_cnn, checks_aug, checks_gans, checks_diff, checks_app,
+                             checks_transfer)
           for name, obj in vars(module).items() if name.startswith("check_")
           and inspect.isfunction(obj) and obj.__module__ == module.__name__]
 # arguments that are not the learner's answer: the lab passes these, and passes them right
 CONTEXT = dict(images=np.random.default_rng(1).random((4, 32, 32, 3)).astype("float32"),
                latent_dim=8, image_size=28, x_test=np.zeros((4, 28, 28, 1), "float32"),
                y_test=np.zeros(4, "int32"), target=0.5,
-               real=np.random.default_rng(2).random((4, 28, 28, 1)).astype("float32"))
+               real=np.random.default_rng(2).random((4, 28, 28, 1)).astype("float32"),
+               x_all=np.zeros((6, 28, 28, 1), "float32"), y_all=np.array([5, 7, 8, 9, 0, 1]),
+               make_backbone=lambda: transfer.resnet(num_classes=5, widths=(4, 8, 8)).get_layer(
+                   "backbone"),
+               x=np.zeros((4, 28, 28, 1), "float32"), y=np.arange(4), minimum=0.5,
+               what="test accuracy")
+_frozen = transfer.resnet(num_classes=5, widths=(4, 8, 8)).get_layer("backbone")
+_frozen.trainable = False
+CONTEXT["probe"] = transfer.compile_model(transfer.with_new_head(_frozen, 4), 1e-3)
 
 
 def _crash(*args, **kwargs):
