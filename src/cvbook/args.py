@@ -134,3 +134,18 @@ def mask(value, shape, name: str = "mask") -> np.ndarray:
     except ValueError:
         raise ValueError(f"{name} of shape {m.shape} does not fit images of shape {shape}: use "
                          f"(1, H, W, C) for one mask, or one per image") from None
+
+
+def network(input_shape, num_classes, widths, blocks) -> None:
+    """The arguments of a CNN builder: (height, width, channels), at least two classes, a
+    non-empty list of filter counts, 1 to 8 blocks per stage."""
+    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
+            or not all(isinstance(s, int) and s > 0 for s in input_shape)):
+        raise ValueError(f"input_shape must be (height, width, channels) of positive ints, "
+                         f"got {_show(input_shape)}")
+    integer(num_classes, "num_classes", 2)
+    integer(blocks, "blocks", 1, 8)
+    if (not isinstance(widths, (tuple, list)) or not widths
+            or not all(isinstance(w, int) and w > 0 for w in widths)):
+        raise ValueError(f"widths must be a non-empty list of positive ints (filters per "
+                         f"stage), got {_show(widths)}")

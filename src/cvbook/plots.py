@@ -125,3 +125,17 @@ def show_source(*objects) -> None:
             display(Code(code, language="python"))
         else:
             print(code)
+
+
+def glue(**values) -> None:
+    """Hand numbers computed in the run to the book's prose (MyST-NB's ``glue``), where
+    ``{glue:text}`name:.3f``` prints them. Shows nothing in the notebook itself; where MyST-NB
+    is not installed (Colab, plain Jupyter) it does nothing: the printed lines carry the
+    numbers there."""
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return
+    for name, value in values.items():
+        myst_glue(name, float(value) if isinstance(value, (int, float, np.floating)) else value,
+                  display=False)

@@ -61,7 +61,7 @@ def resnet(input_shape=(28, 28, 1), num_classes: int = 10, widths=(32, 64, 128),
     transfers. ``blocks`` residual blocks per stage; ``skip=False`` builds the same depth
     without the skip connections. Layer names start with their stage (``stage3_...``).
     """
-    _check_resnet_args(input_shape, num_classes, widths, blocks)
+    args.network(input_shape, num_classes, widths, blocks)  # a clear error for bad arguments
     import keras
     from keras import layers
 
@@ -79,19 +79,6 @@ def resnet(input_shape=(28, 28, 1), num_classes: int = 10, widths=(32, 64, 128),
     images = keras.Input(input_shape)
     outputs = layers.Dense(num_classes, activation="softmax", name="head")(backbone(images))
     return keras.Model(images, outputs, name=name)
-
-
-def _check_resnet_args(input_shape, num_classes, widths, blocks) -> None:
-    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
-            or not all(isinstance(s, int) and s > 0 for s in input_shape)):
-        raise ValueError(f"input_shape must be (height, width, channels) of positive ints, "
-                         f"got {input_shape!r}")
-    args.integer(num_classes, "num_classes", 2)
-    args.integer(blocks, "blocks", 1, 8)
-    if (not isinstance(widths, (tuple, list)) or not widths
-            or not all(isinstance(w, int) and w > 0 for w in widths)):
-        raise ValueError(f"widths must be a non-empty list of positive ints (filters per "
-                         f"stage), got {widths!r}")
 
 
 def with_new_head(backbone, num_classes: int, name: str = "transfer"):
