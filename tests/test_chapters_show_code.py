@@ -19,9 +19,13 @@ import pytest
 
 import notebooks as nbtools
 
-IDEA_MODULES = ("gan", "diffusion", "models", "metrics", "applications")  # data, plots, profiles: plumbing
+IDEA_MODULES = ("gan", "diffusion", "models", "metrics", "applications", "transfer")  # data, plots, profiles: plumbing
 ALIASES = {"app": "applications"}  # `from cvbook import applications as app`
-PLUMBING = {"cvbook.models.epoch_log"}  # a progress printer, not an idea of the course
+PLUMBING = {"cvbook.models.epoch_log",  # a progress printer, not an idea of the course
+            # selecting and counting images; the online path's download wrapper (the prose
+            # names the one Keras call it makes)
+            "cvbook.transfer.pick_classes", "cvbook.transfer.few_per_class",
+            "cvbook.transfer.accuracy", "cvbook.transfer.imagenet_backbone"}
 CHAPTERS = nbtools.notebooks(["chapters"])
 
 

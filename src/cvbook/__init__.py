@@ -7,6 +7,7 @@ Notebooks import it so that they can stay about ideas rather than plumbing:
   and scikit-image) with one consistent shape and value range;
 - :mod:`cvbook.plots` -- image grids, training curves, feature maps, and `show_source`;
 - :mod:`cvbook.models` -- the CNN builders and a compact training log (`epoch_log`);
+- :mod:`cvbook.transfer` -- a small ResNet, its backbone, new heads, fine-tuning;
 - :mod:`cvbook.gan` -- GAN builders, a ``keras.Model`` with a custom ``train_step``, a sample grid;
 - :mod:`cvbook.diffusion` -- schedules, forward process, U-Net, DDPM / DDIM samplers;
 - :mod:`cvbook.metrics` -- Fréchet distance, class coverage and balance of generated images;

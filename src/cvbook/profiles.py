@@ -41,9 +41,9 @@ QUICK = {"epochs": 1, "overfit_epochs": 1, "n_train": 300, "n_val": 200,
          "dcgan_epochs": 1, "ae_epochs": 1, "gan_epochs": 1, "T": 20, "ddim_steps": [2, 5],
          "guidance_steps": 2, "widths": [8, 16], "steps": 5, "checkpoint_steps": 2,
          "n_checkpoint": 20, "per_class": 2, "gen_per_class": 2, "sample_steps": 2, "n_edit": 20,
-         "edit_steps": 2, "sr_steps": 2, "sr_gan_steps": 2,
+         "edit_steps": 2, "sr_steps": 2, "sr_gan_steps": 2, "shots": [2, 5], "skip_steps": 5,
          # the labs' outcome checks: a tiny run cannot reach the real targets
-         "target_accuracy": 0.0, "improve_factor": 100.0,
+         "target_accuracy": 0.0, "frozen_target": 0.0, "improve_factor": 100.0,
          "check_results": False}  # every result a chapter asserts goes through cfg.check
 
 # notebook key -> profile -> knobs. Keep the keys of both profiles identical.
@@ -61,6 +61,14 @@ PROFILES: dict[str, dict[str, dict]] = {
                      n_test=None, width=64, dropout=0.4, epochs=12, batch_size=128,
                      target_accuracy=0.92, n_overfit=1000, n_val=5000, overfit_epochs=40,
                      use_checkpoints=True),
+    },
+    "transfer": {
+        "smoke": dict(n_train=6000, epochs=2, deep_blocks=4, skip_steps=120, shots=(5, 20, 100),
+                      seeds=3, steps=60, n_test=1000, pitfall_shots=20, use_checkpoints=True,
+                      online=False),
+        "full": dict(n_train=None, epochs=3, deep_blocks=4, skip_steps=400, shots=(5, 20, 100),
+                     seeds=5, steps=150, n_test=None, pitfall_shots=20, use_checkpoints=True,
+                     online=False),
     },
     "augmentation": {
         "smoke": dict(photo_size=96, dataset="fashion_mnist", image_size=28, channels=1,
@@ -115,6 +123,10 @@ PROFILES: dict[str, dict[str, dict]] = {
         "full": dict(dataset="fashion_mnist", n_test=None, per_class=50, shares=(0.0, 0.5, 0.8),
                      guidance=1.0, sample_steps=25, steps=600, width=32, seeds=3,
                      t_start=80, n_edit=16),
+    },
+    "lab-transfer": {
+        "smoke": dict(per_class=10, steps=80, frozen_target=0.6, target_accuracy=0.7),
+        "full": dict(per_class=10, steps=200, frozen_target=0.6, target_accuracy=0.7),
     },
     "lab-diffusion": {
         "smoke": dict(dataset="fashion_mnist", image_size=28, T=200),
