@@ -28,6 +28,16 @@ COMMAND = "make checkpoints"
 ORDER = ("scorer", "cnn", "dcgan", "diffusion", "backbone", "resnet")
 FINGERPRINT_RTOL = 0.02  # the tests accept this relative deviation from a recorded fingerprint
 
+def _resnet_spec(what, classes):
+    """The transfer chapter's ResNet (cvbook.transfer.resnet), on all ten classes
+    (``classes=None``) or on some; one recipe for both."""
+    return dict(what=what, builder="cvbook.transfer.resnet",
+                builder_kwargs=dict(input_shape=[28, 28, 1], num_classes=len(classes or range(10)),
+                                    widths=[32, 64, 128], blocks=1),
+                knobs=dict(classes=classes, epochs=10, batch_size=128, learning_rate=3e-3,
+                           warmup_epochs=1, weight_decay=5e-4, flip=True, shift=0.08))
+
+
 SPECS = {
     "scorer": dict(
         what="reference scorer: the CNN whose features every Fréchet distance and KID use",
@@ -50,22 +60,11 @@ SPECS = {
         builder_kwargs=dict(image_size=28, channels=1, widths=[32, 64], num_classes=10),
         schedule=dict(kind="cosine", T=250),
         knobs=dict(epochs=3, batch_size=128, learning_rate=2e-3, ema=0.995, label_dropout=0.1)),
-    "resnet": dict(
-        what="the transfer chapter's residual CNN, trained on all ten classes (how good the "
-             "architecture is)",
-        builder="cvbook.transfer.resnet",
-        builder_kwargs=dict(input_shape=[28, 28, 1], num_classes=10, widths=[32, 64, 128],
-                            blocks=1),
-        knobs=dict(classes=None, epochs=10, batch_size=128, learning_rate=3e-3,
-                   warmup_epochs=1, weight_decay=5e-4, flip=True, shift=0.08)),
-    "backbone": dict(
-        what="the transfer chapter's pretrained backbone: the same residual CNN trained on the "
-             "five source classes only (T-shirt/top, trouser, pullover, dress, coat)",
-        builder="cvbook.transfer.resnet",
-        builder_kwargs=dict(input_shape=[28, 28, 1], num_classes=5, widths=[32, 64, 128],
-                            blocks=1),
-        knobs=dict(classes=[0, 1, 2, 3, 4], epochs=10, batch_size=128, learning_rate=3e-3,
-                   warmup_epochs=1, weight_decay=5e-4, flip=True, shift=0.08)),
+    "resnet": _resnet_spec("the transfer chapter's residual CNN, trained on all ten classes "
+                           "(how good the architecture is)", classes=None),
+    "backbone": _resnet_spec("the transfer chapter's pretrained backbone: the same residual CNN "
+                             "trained on the five source classes only (T-shirt/top, trouser, "
+                             "pullover, dress, coat)", classes=[0, 1, 2, 3, 4]),
 }
 
 
