@@ -111,7 +111,7 @@ def check_fine_tune(fine_tune, probe, x, y) -> None:
     require(fine_tune, "fine_tune")
     model = probe
     backbone = _backbone(model)
-    before_top = [np.array(w) for w in _stage_weights(backbone, True)]
+    before_top = [keras.ops.convert_to_numpy(w) for w in _stage_weights(backbone, True)]
     result = fine_tune(model)
     model = result if isinstance(result, keras.Model) else model
     top = [l for l in backbone.layers if l.name.startswith(TOP_STAGE) and l.weights]
@@ -133,7 +133,7 @@ def check_fine_tune(fine_tune, probe, x, y) -> None:
            f"With a few dozen images, fine-tune only the layers whose names start with "
            f"{TOP_STAGE!r}; keep the rest frozen (`layer.trainable = False`).")
     model.fit(x[:32], y[:32], batch_size=32, epochs=1, verbose=0)
-    moved = any(not np.array_equal(b, np.array(w))
+    moved = any(not np.array_equal(b, keras.ops.convert_to_numpy(w))
                 for b, w in zip(before_top, _stage_weights(backbone, True)))
     expect(moved, "A training step did not change the top stage although it is trainable "
            "now: `fit` reuses the training step it built before, with the weights that were "
