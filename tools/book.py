@@ -27,6 +27,7 @@ ROOT = nbtools.ROOT
 STAGE = os.path.join(ROOT, "_build", "book-src")
 HTML = os.path.join(ROOT, "_build", "html")
 BOOK_FILES = ("_config.yml", "_toc.yml", "intro.md", "results.md")
+BOOK_FOLDERS = ("_static", "_ext")  # the page style, and the course's Sphinx extension
 
 
 def stage(profile: str) -> None:
@@ -35,6 +36,9 @@ def stage(profile: str) -> None:
     os.makedirs(STAGE)
     for name in BOOK_FILES:
         shutil.copy(os.path.join(ROOT, name), STAGE)
+    for name in BOOK_FOLDERS:
+        shutil.copytree(os.path.join(ROOT, name), os.path.join(STAGE, name),
+                        ignore=shutil.ignore_patterns("__pycache__"))
     with open(os.path.join(STAGE, "_config.yml")) as f:
         config = yaml.safe_load(f)
     config["execute"]["execute_notebooks"] = "off"  # already executed
