@@ -164,3 +164,29 @@ def test_kernel_stderr_goes_to_the_log_and_python_stderr_stays(tmp_path, capfd):
     assert log.read_text() == "C++ noise\n"
     err = capfd.readouterr().err
     assert "progress" in err and "after" in err and "noise" not in err
+
+
+@pytest.mark.parametrize("rel", ALL)
+def test_shown_code_fits_the_book_column(rel):
+    """The book shows 100 columns of code (tests/test_browser.py checks the rendered page)."""
+    from cvbook.text import WIDTH
+
+    for i, cell in enumerate(read(rel).cells):
+        if cell.cell_type != "code" or "remove-cell" in cell.metadata.get("tags", []):
+            continue
+        wide = [line for line in cell.source.splitlines() if len(line) > WIDTH]
+        assert not wide, f"{rel}, cell {i}: {len(wide[0])} columns: {wide[0]!r}"
+
+
+def test_library_code_the_chapters_show_fits_the_book_column():
+    """plots.show_source prints cvbook functions into the book: 100 columns at most."""
+    from cvbook.text import WIDTH
+
+    package = os.path.join(ROOT, "src", "cvbook")
+    for folder, _, files in os.walk(package):
+        for name in sorted(f for f in files if f.endswith(".py")):
+            path = os.path.join(folder, name)
+            with open(path, encoding="utf-8") as f:
+                for n, line in enumerate(f, 1):
+                    assert len(line.rstrip("\n")) <= WIDTH, \
+                        f"{os.path.relpath(path, ROOT)}:{n} is {len(line.rstrip())} columns"

@@ -58,3 +58,14 @@ def test_an_old_stack_is_named_with_the_fix(kwargs, words):
 def test_versions_at_or_above_the_floor_pass():
     assert support.problems((3, 10), "2.19.0", "3.10.0") == []
     assert support.problems((3, 12), "2.22.0.dev20260101", "3.16.0") == []
+
+
+def test_wrap_keeps_printed_lines_within_the_book_column():
+    from cvbook.text import WIDTH, wrap
+
+    text = wrap("results: " + ", ".join(f"metric_{i}=0.{i:04d}" for i in range(40)))
+    lines = text.splitlines()
+    assert len(lines) > 1 and all(len(line) <= WIDTH for line in lines)
+    assert all(line.startswith("  ") for line in lines[1:])
+    assert wrap("short line") == "short line"
+    assert wrap("two\nlines") == "two\nlines"

@@ -145,7 +145,8 @@ def upsample_bicubic(images, factor: int = 2) -> np.ndarray:
     """The classic baseline: bicubic interpolation, clipped to [0, 1]."""
     h, w = args.images(images, "images").shape[1:3]
     args.integer(factor, "factor", 1)
-    return np.clip(tf.image.resize(images, (h * factor, w * factor), method="bicubic").numpy(), 0, 1)
+    big = tf.image.resize(images, (h * factor, w * factor), method="bicubic")
+    return np.clip(big.numpy(), 0, 1)
 
 
 def sr_network(low_size: int = 14, factor: int = 2, width: int = 32, depth: int = 3):

@@ -17,6 +17,8 @@ import importlib
 import json
 import os
 
+from .text import wrap
+
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 MANIFEST = os.path.join(WEIGHTS_DIR, "manifest.json")
 REBUILD = "make checkpoints (python tools/train_checkpoints.py build)"
@@ -81,8 +83,9 @@ def build(name_or_entry):
 def load(name: str):
     """The model of checkpoint ``name`` with its shipped weights.
 
-    A checkpoint with a ``schedule`` (``diffusion``) comes back as a ready-to-sample :class:`cvbook.diffusion.Diffusion` (its
-    U-Net holds the EMA weights); every other checkpoint as a Keras model.
+    A checkpoint with a ``schedule`` (``diffusion``) comes back as a ready-to-sample
+    :class:`cvbook.diffusion.Diffusion` (its U-Net holds the EMA weights); every other
+    checkpoint as a Keras model.
     """
     file = path(name)
     model = build(name)
@@ -103,8 +106,8 @@ def load(name: str):
 
 
 def describe(name: str) -> str:
-    """Where the weights of ``name`` came from, in one line (for the chapters)."""
+    """Where the weights of ``name`` came from, in a few lines (for the chapters)."""
     e = record(name)
-    return (f"{e['what']}: trained by `{e['command']}` on {e['dataset']} "
-            f"({e['training']}), {e['wall_seconds'] / 60:.0f} min on {e['hardware']}, "
-            f"{e['date']}")
+    return wrap(f"{e['what']}: trained by `{e['command']}` on {e['dataset']} "
+                f"({e['training']}), {e['wall_seconds'] / 60:.0f} min on {e['hardware']}, "
+                f"{e['date']}")

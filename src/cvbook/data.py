@@ -90,9 +90,9 @@ class Dataset:
         return len(self.class_names)
 
     def __repr__(self) -> str:
-        return (f"Dataset({self.name!r}: train {self.x_train.shape}, test {self.x_test.shape}, "
+        return (f"{self.name}: train {self.x_train.shape}, test {self.x_test.shape}, "
                 f"{self.num_classes} classes, {self.x_train.dtype} in "
-                f"[{self.x_train.min():.1f}, {self.x_train.max():.1f}])")
+                f"[{self.x_train.min():.0f}, {self.x_train.max():.0f}]")
 
 
 def keras_cache_dir() -> str:
@@ -111,7 +111,8 @@ def keras_cache_dir() -> str:
 
 
 def system_datasets_dir() -> str:
-    """Where the system's dataset packages are: ``$COURSE_SYSTEM_DATASETS`` or /usr/share/datasets."""
+    """Where the system's dataset packages are: ``$COURSE_SYSTEM_DATASETS``, else
+    /usr/share/datasets."""
     return os.environ.get(SYSTEM_DATASETS_ENV_VAR) or SYSTEM_DATASETS_DIR
 
 

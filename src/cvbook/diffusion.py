@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from . import args
+from . import args, models
 
 
 @dataclass
@@ -107,7 +107,8 @@ def ddim_step(x_t, t: int, t_prev: int, eps_pred, schedule: Schedule):
 
 
 class TimeEmbedding(layers.Layer):
-    """Sinusoidal embedding of the step ``t`` (as in Transformers), so the network knows the noise level."""
+    """Sinusoidal embedding of the step ``t`` (as in Transformers): the network knows the
+    noise level."""
 
     def __init__(self, dim: int, **kwargs):
         super().__init__(**kwargs)
@@ -231,10 +232,12 @@ class Diffusion(keras.Model):
         ``keep > 0`` also returns ``keep`` snapshots of the first image on its way from noise
         to image, as ``(images, [(t, image), ...])``.
         """
-        n, seed, keep = args.integer(n, "n", 1), args.integer(seed, "seed", 0), args.integer(keep, "keep", 0)
+        n, seed = args.integer(n, "n", 1), args.integer(seed, "seed", 0)
+        keep = args.integer(keep, "keep", 0)
         steps = args.integer(steps, "steps", 1, self.schedule.T, none=True)
         args.choice(method, "method", ("ddpm", "ddim"))
-        if (labels is not None or args.number(guidance, "guidance", 0.0)) and self.num_classes is None:
+        conditional = labels is not None or args.number(guidance, "guidance", 0.0)
+        if conditional and self.num_classes is None:
             raise ValueError("labels and guidance need a class-conditional model (num_classes)")
         if labels is not None:
             labels = args.labels(labels, "labels", n, self.num_classes)
@@ -252,7 +255,7 @@ class Diffusion(keras.Model):
         labels = none if labels is None else np.asarray(labels, "int32")
         marks = set(np.linspace(0, len(ts) - 1, keep).astype(int)) if keep else set()
         trajectory = []
-        bar = keras.utils.Progbar(len(ts)) if progress else None
+        log = models.step_log(len(ts), "sampling step") if progress else None
         for i, t in enumerate(ts):
             eps = self._predict(x, t, labels)
             if guidance:
@@ -264,8 +267,8 @@ class Diffusion(keras.Model):
             x = x.astype("float32")
             if i in marks:
                 trajectory.append((t, np.clip((x[0] + 1) / 2, 0, 1)))
-            if bar and ((i + 1) % 10 == 0 or i + 1 == len(ts)):
-                bar.update(i + 1)
+            if log:
+                log(i + 1)
         images = np.clip((x + 1.0) / 2.0, 0.0, 1.0)
         return (images, trajectory) if keep else images
 

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from . import args
+from . import args, models
 
 
 def mlp_generator(latent_dim: int = 100, image_shape=(28, 28, 1), hidden: int = 128):
@@ -27,7 +27,8 @@ def mlp_generator(latent_dim: int = 100, image_shape=(28, 28, 1), hidden: int = 
 
 
 def mlp_discriminator(image_shape=(28, 28, 1), hidden: int = 128):
-    """The reference discriminator: image > Flatten > Dense(hidden, leaky ReLU) > Dense(1, sigmoid)."""
+    """The reference discriminator: image > Flatten > Dense(hidden, leaky ReLU) >
+    Dense(1, sigmoid)."""
     return keras.Sequential([
         keras.Input(shape=image_shape),
         layers.Flatten(),
@@ -62,7 +63,8 @@ def dcgan_generator(latent_dim: int = 64, image_size: int = 28, channels: int = 
 
 
 def dcgan_discriminator(image_shape=(28, 28, 1), width: int = 32, dropout: float = 0.3):
-    """DCGAN discriminator: two stride-2 convolutions (no pooling) with leaky ReLU, then Dense(1)."""
+    """DCGAN discriminator: two stride-2 convolutions (no pooling) with leaky ReLU, then
+    Dense(1)."""
     return keras.Sequential([
         keras.Input(shape=image_shape),
         layers.Conv2D(width, 4, strides=2, padding="same"),
@@ -153,8 +155,8 @@ def train_with_step(train_step, make_generator, make_discriminator, latent_dim: 
     """Train fresh networks for ``steps`` steps with a hand-written ``train_step``; returns G.
 
     ``train_step(real, g, d, d_opt, g_opt, latent_dim)`` is the function the GAN lab asks for
-    (it returns the two losses). Each step draws a random batch of ``images``; a progress bar
-    shows the losses every 50 steps.
+    (it returns the two losses). Each step draws a random batch of ``images``; four progress
+    lines show the losses.
     """
     from .seed import set_seed
 
@@ -165,12 +167,11 @@ def train_with_step(train_step, make_generator, make_discriminator, latent_dim: 
     g_opt = keras.optimizers.Adam(learning_rate, beta_1=0.5)
     step_fn = tf.function(lambda real: train_step(real, g, d, d_opt, g_opt, latent_dim))
     rng = np.random.default_rng(seed)
-    bar = keras.utils.Progbar(steps, stateful_metrics=["d_loss", "g_loss"])
+    log = models.step_log(steps)
     for i in range(steps):
         real = tf.constant(images[rng.integers(0, len(images), batch_size)])
         d_loss, g_loss = step_fn(real)
-        if (i + 1) % 50 == 0 or i + 1 == steps:
-            bar.update(i + 1, [("d_loss", float(d_loss)), ("g_loss", float(g_loss))])
+        log(i + 1, d_loss=d_loss, g_loss=g_loss)
     return g
 
 
@@ -207,7 +208,8 @@ class SampleGrid(keras.callbacks.Callback):
 
         done = sorted(self.grids)
         if epochs is None:
-            epochs = sorted({done[int(i)] for i in np.linspace(0, len(done) - 1, min(5, len(done)))})
+            picks = np.linspace(0, len(done) - 1, min(5, len(done)))
+            epochs = sorted({done[int(i)] for i in picks})
         n = len(self.noise)
         fig, axes = plt.subplots(len(epochs), n, figsize=(size * n, size * len(epochs)),
                                  squeeze=False)

@@ -58,7 +58,8 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     w, v = np.linalg.eigh(cov_a)
     s = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
     trace_covmean = np.sqrt(np.clip(np.linalg.eigvalsh(s @ cov_b @ s), 0, None)).sum()
-    value = float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_covmean)
+    value = float(np.sum((mu_a - mu_b) ** 2)
+                  + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_covmean)
     return max(value, 0.0)
 
 
@@ -99,8 +100,10 @@ class Score:
                     balance=self.balance, confidence=self.confidence)
 
     def __str__(self) -> str:
-        return (f"Fréchet {self.frechet:7.2f} | KID {self.kid:7.4f} | coverage {self.coverage:.2f} | "
-                f"balance {self.balance:.2f} | confidence {self.confidence:.2f} | n={self.n}")
+        # 77 columns, so a 23-column label still fits the book's 100; n is in repr()
+        return (f"Fréchet {self.frechet:6.2f} | KID {self.kid:7.4f} | "
+                f"coverage {self.coverage:.2f} | balance {self.balance:.2f} | "
+                f"confidence {self.confidence:.2f}")
 
 
 def scorer_cnn(image_size: int = 28, num_classes: int = 10):

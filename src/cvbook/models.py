@@ -81,3 +81,26 @@ def epoch_log(lines: int = 6, quiet_seconds: float = 60.0):
                 self.last = now
 
     return EpochLog()
+
+
+def step_log(total: int, label: str = "step", lines: int = 4, quiet_seconds: float = 60.0):
+    """Compact progress for a hand-written loop: ``log = step_log(n); ... log(i + 1, loss=x)``.
+
+    Prints the metrics and the time so far at about ``lines`` evenly spaced steps (the last one
+    included), and at any step ``quiet_seconds`` after the previous line: plain lines that read
+    the same in a terminal, a notebook and the book, where a Keras progress bar leaves control
+    characters.
+    """
+    start = last = time.perf_counter()
+    every = max(1, math.ceil(total / lines))
+
+    def log(done: int, **metrics) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        if done == total or done % every == 0 or now - last >= quiet_seconds:
+            values = "".join(f"  {k} {float(v):.4f}" for k, v in metrics.items())
+            print(f"{label} {done:>{len(str(total))}}/{total}{values}  ({now - start:.0f} s)",
+                  flush=True)
+            last = now
+
+    return log

@@ -38,8 +38,8 @@ def show_images(images, titles=None, ncols: int = 8, size: float = 1.3, title: s
         raise ValueError(f"ncols must be a positive int, got {ncols!r}")
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if title else 0)),
-                             squeeze=False)
+    figsize = (size * ncols, size * nrows + (0.3 if title else 0))
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:

@@ -30,6 +30,8 @@ import json
 import os
 from types import SimpleNamespace
 
+from .text import wrap
+
 PROFILE_NAMES = ("smoke", "full")
 ENV_VAR = "COURSE_PROFILE"
 OVERRIDES_ENV_VAR = "COURSE_OVERRIDES"
@@ -75,7 +77,8 @@ PROFILES: dict[str, dict[str, dict]] = {
                       n_train=300, n_val=500, n_test=1000, n_timing=2000, epochs=20, batch_size=64,
                       dropout=0.25, seeds=2, shift=0.1, zoom=0.1, min_gain_varied=0.05),
         "full": dict(photo_size=160, dataset="fashion_mnist", image_size=28, channels=1,
-                     n_train=3000, n_val=5000, n_test=None, n_timing=10000, epochs=40, batch_size=64,
+                     n_train=3000, n_val=5000, n_test=None, n_timing=10000, epochs=40,
+                     batch_size=64,
                      dropout=0.25, seeds=3, shift=0.1, zoom=0.1, min_gain_varied=0.0),
     },
     "gans": {
@@ -179,8 +182,8 @@ class Config(SimpleNamespace):
         """
         metrics = {k: (float(v) if hasattr(v, "__float__") and not isinstance(v, (bool, int))
                        else v) for k, v in metrics.items()}
-        print("results:", ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                    for k, v in metrics.items()))
+        print(wrap("results: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                           for k, v in metrics.items())))
         out_dir = os.environ.get(RESULTS_ENV_VAR)
         if out_dir:
             os.makedirs(out_dir, exist_ok=True)
@@ -266,7 +269,7 @@ def config(notebook: str, profile: str | None = None, **overrides) -> Config:
         if value is not None:
             knobs[key] = _checked(notebook, key, value, knobs[key], "parameter")
     cfg = Config(notebook=notebook, profile=name, check_results=check_results, **knobs)
-    print(f"profile: {name}  |  " + ", ".join(f"{k}={v}" for k, v in knobs.items()))
+    print(wrap(f"profile: {name}  |  " + ", ".join(f"{k}={v}" for k, v in knobs.items())))
     if from_env:
         print(f"${OVERRIDES_ENV_VAR}: {from_env}" + ("" if check_results else
                                                     " (result checks off)"))

@@ -4,8 +4,9 @@ The floors are about a year older than the pinned versions (TensorFlow 2.19, Ker
 stack of Colab runtimes of late 2025), so a notebook opened in Colab in the last year finds
 what it needs. Keras 3.8 is too old: it lacks ``RandomErasing``, which chapter 3 uses.
 CI proves them on every run (``.ci/oldest``: the unit tests and notebooks on exactly these
-versions); the weekly drift workflow proves the newest releases. Keep them in line with ``pyproject.toml``
-(``[tool.cvbook.support]``) and ``.ci/oldest.txt``; a test checks that they agree.
+versions); the weekly drift workflow proves the newest releases. Keep them in line with
+``pyproject.toml`` (``[tool.cvbook.support]``) and ``.ci/oldest.txt``; a test checks that
+they agree.
 """
 
 from __future__ import annotations

@@ -106,8 +106,9 @@ def unfreeze_top(backbone, stage: str = "stage3"):
 
     names = [layer.name for layer in backbone.layers]
     if not any(n.startswith(stage) for n in names):
+        stages = sorted({n.split("_")[0] for n in names if n.startswith("stage")})
         raise ValueError(f"stage {stage!r}: no layer of the backbone has a name starting "
-                         f"with it; its stages are {sorted({n.split('_')[0] for n in names if n.startswith('stage')})}")
+                         f"with it; its stages are {stages}")
     backbone.trainable = True
     for layer in backbone.layers:
         is_norm = isinstance(layer, keras.layers.BatchNormalization)

@@ -11,6 +11,8 @@ import functools
 import os
 import traceback
 
+from ..text import wrap
+
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -50,7 +52,7 @@ def activation_name(layer) -> str:
 
 def passed(what: str) -> None:
     """Print the success line of a check."""
-    print(f"\u2713 {what}")
+    print(wrap(f"\u2713 {what}"))
 
 
 def _learner_frame(err: BaseException) -> str:
@@ -77,7 +79,8 @@ def guarded(check):
         except Exception as err:  # noqa: BLE001 - any failure of a half-finished answer
             message = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
             raise LabCheckError(
-                f"{check.__name__} could not use your answer: it raised {type(err).__name__}: {message}"
+                f"{check.__name__} could not use your answer: it raised "
+                f"{type(err).__name__}: {message}"
                 f"{_learner_frame(err)}\nCheck that every TODO in the exercise cell is filled "
                 f"in and that the cell ran without errors; then run this check again.") from None
     return run

@@ -44,7 +44,8 @@ def _diagnose(got, reference, mistakes: dict[str, np.ndarray], what: str) -> Non
     for hint, wrong in mistakes.items():
         expect(not _close(got, wrong), hint)
     expect(False, f"{what} does not match the reference (largest difference "
-           f"{np.abs(got - ref).max():.3g}). Compare your formula with the one above, term by term.")
+           f"{np.abs(got - ref).max():.3g}). Compare your formula with the one above, "
+           "term by term.")
 
 
 def _schedule():

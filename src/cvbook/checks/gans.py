@@ -16,7 +16,8 @@ def _kinds(model) -> list[str]:
 
 @guarded
 def check_generator(make_generator, latent_dim: int, image_size: int) -> None:
-    """Spec: Dense > LeakyReLU > Reshape > Conv2DTranspose(32, s2) > LeakyReLU > Conv2DTranspose(1, s2, sigmoid)."""
+    """Spec: Dense > LeakyReLU > Reshape > Conv2DTranspose(32, s2) > LeakyReLU >
+    Conv2DTranspose(1, s2, sigmoid)."""
     import keras
 
     require(make_generator, "make_generator")
@@ -55,7 +56,8 @@ def check_generator(make_generator, latent_dim: int, image_size: int) -> None:
 
 @guarded
 def check_discriminator(make_discriminator, image_size: int) -> None:
-    """Spec: Conv2D(32, s2) > LeakyReLU > Conv2D(64, s2) > LeakyReLU > Flatten > Dense(1, sigmoid)."""
+    """Spec: Conv2D(32, s2) > LeakyReLU > Conv2D(64, s2) > LeakyReLU > Flatten >
+    Dense(1, sigmoid)."""
     import keras
 
     require(make_discriminator, "make_discriminator")
