@@ -88,7 +88,11 @@ def test_checked_differences_compares_what_the_marked_cells_print(tmp_path, monk
 def test_launch_badge_and_setup_cell_follow_config(rel):
     assert launch.problems(rel) == []
     url, branch = launch.repository()
-    badge, setup = read(rel).cells[:2]
+    title, badge, setup = read(rel).cells[:3]
+    assert title.cell_type == "markdown" and title.source.startswith("# "), \
+        "the notebook opens with its title, in JupyterLab and Colab too"
+    assert setup.metadata["jupyter"]["source_hidden"] and setup.metadata["cellView"] == "form"
+    assert setup.source.startswith("# @title ")  # what Colab shows of the folded cell
     assert f"colab.research.google.com/github/{url.split('github.com/')[1]}/blob/{branch}/{rel}" \
         in badge.source
     installs = setup.source.split("_missing = ")[1].split("] if")[0]  # what it may install
@@ -190,3 +194,16 @@ def test_library_code_the_chapters_show_fits_the_book_column():
                 for n, line in enumerate(f, 1):
                     assert len(line.rstrip("\n")) <= WIDTH, \
                         f"{os.path.relpath(path, ROOT)}:{n} is {len(line.rstrip())} columns"
+
+
+@pytest.mark.parametrize("rel", ALL)
+def test_links_work_in_the_book_jupyterlab_and_colab(rel):
+    """MyST roles such as {doc} render only in the book: notebooks link to files instead."""
+    for i, cell in enumerate(read(rel).cells):
+        if cell.cell_type != "markdown":
+            continue
+        assert "{doc}`" not in cell.source, \
+            f"{rel}, cell {i}: use a relative link, [title](../chapters/name.ipynb)"
+        for target in re.findall(r"\]\(([^)#\s:]+\.(?:ipynb|md))(?:#[^)]*)?\)", cell.source):
+            path = os.path.normpath(os.path.join(ROOT, os.path.dirname(rel), target))
+            assert os.path.exists(path), f"{rel}, cell {i}: link to a missing file {target}"

@@ -1,12 +1,15 @@
 """Keep every notebook's Colab badge and setup cell in line with `_config.yml`.
 
 The repository URL lives in one place, `_config.yml` (`repository.url` and `.branch`). Each
-notebook in chapters/, labs/ and solutions/ starts with two generated cells:
+notebook in chapters/, labs/ and solutions/ opens with its title cell, followed by two
+generated cells:
 
 1. a markdown cell with an "Open in Colab" badge for that notebook (tag ``launch-badge``);
 2. a code cell that installs what is missing -- the course package from the repository and
    keras-cv -- without touching TensorFlow; it does nothing where both are installed
-   (tag ``launch-setup``).
+   (tag ``launch-setup``). Its source starts collapsed: JupyterLab shows it as one folded
+   line (``jupyter.source_hidden``) and Colab as a form titled by its first line
+   (``cellView: form`` and ``# @title``). The book leaves both cells out.
 
 Usage::
 
@@ -42,8 +45,12 @@ def badge_source(rel_path: str, url: str, branch: str) -> str:
             f"({colab})")
 
 
+SETUP_TITLE = "# @title Setup: installs the course package where it is missing (click to see how)\n"
+
+
 def setup_source(url: str, branch: str) -> str:
     return (
+        SETUP_TITLE +
         "# Setup for Colab or a fresh machine: installs the course package and keras-cv if they\n"
         "# are missing. TensorFlow, protobuf and NumPy stay exactly as installed (pinned for pip),\n"
         "# so the install cannot break TensorFlow; Keras is upgraded only if it is older than the\n"
@@ -71,7 +78,21 @@ def _expected(rel_path: str, url: str, branch: str):
     badge.metadata["tags"] = [BADGE_TAG, "remove-cell"]
     setup = nbformat.v4.new_code_cell(setup_source(url, branch))
     setup.metadata["tags"] = [SETUP_TAG, "remove-cell"]
+    setup.metadata["jupyter"] = {"source_hidden": True}  # JupyterLab: folded
+    setup.metadata["cellView"] = "form"                  # Colab: only the @title line shows
     return badge, setup
+
+
+def _is_launch(cell) -> bool:
+    return bool({BADGE_TAG, SETUP_TAG} & set(cell.metadata.get("tags", [])))
+
+
+def title_index(cells) -> int:
+    """Index of the notebook's title cell: the first markdown cell that is not generated."""
+    for i, cell in enumerate(cells):
+        if cell.cell_type == "markdown" and not _is_launch(cell):
+            return i
+    raise ValueError("the notebook has no markdown cell to serve as its title")
 
 
 def problems(rel_path: str, root: str = ROOT) -> list[str]:
@@ -80,13 +101,18 @@ def problems(rel_path: str, root: str = ROOT) -> list[str]:
     nb = nbformat.read(os.path.join(root, rel_path), as_version=4)
     want = _expected(rel_path, url, branch)
     out = []
-    for i, (cell, tag) in enumerate(zip(want, (BADGE_TAG, SETUP_TAG))):
+    if title_index(nb.cells) != 0:
+        out.append(f"{rel_path}: cell 0 should be the title (the generated cells follow it)")
+    for i, (cell, tag) in enumerate(zip(want, (BADGE_TAG, SETUP_TAG)), start=1):
         have = nb.cells[i] if len(nb.cells) > i else None
         if have is None or tag not in have.metadata.get("tags", []):
             out.append(f"{rel_path}: cell {i} should be the generated '{tag}' cell")
         elif have.source != cell.source:
             out.append(f"{rel_path}: the '{tag}' cell does not match _config.yml "
                        f"({url}@{branch})")
+        elif {k: have.metadata.get(k) for k in ("jupyter", "cellView")} != \
+                {k: cell.metadata.get(k) for k in ("jupyter", "cellView")}:
+            out.append(f"{rel_path}: the '{tag}' cell should start collapsed")
     return out
 
 
@@ -95,15 +121,16 @@ def sync(rel_path: str, root: str = ROOT) -> bool:
     url, branch = repository(root)
     path = os.path.join(root, rel_path)
     nb = nbformat.read(path, as_version=4)
-    tags = (BADGE_TAG, SETUP_TAG)
-    body = [c for c in nb.cells if not set(tags) & set(c.metadata.get("tags", []))]
-    old = [c for c in nb.cells if set(tags) & set(c.metadata.get("tags", []))]
+    body = [c for c in nb.cells if not _is_launch(c)]
+    old = [c for c in nb.cells if _is_launch(c)]
     new = list(_expected(rel_path, url, branch))
     for cell, prev in zip(new, old):
         cell.id = prev.get("id", cell.id)  # keep ids stable across syncs
-    if [c.source for c in old] == [c.source for c in new] and nb.cells[:2] == old:
+    title = title_index(body)
+    cells = body[:title + 1] + new + body[title + 1:]
+    if [(c.source, c.metadata) for c in cells] == [(c.source, c.metadata) for c in nb.cells]:
         return False
-    nb.cells = new + body
+    nb.cells = cells
     nbformat.write(nb, path)
     return True
 
