@@ -25,7 +25,13 @@ PLUMBING = {"cvbook.models.epoch_log",  # a progress printer, not an idea of the
             # selecting and counting images; the online path's download wrapper (the prose
             # names the one Keras call it makes)
             "cvbook.transfer.pick_classes", "cvbook.transfer.few_per_class",
-            "cvbook.transfer.accuracy", "cvbook.transfer.imagenet_backbone"}
+            "cvbook.transfer.accuracy", "cvbook.transfer.imagenet_backbone",
+            # the scorer's plumbing: input checks, the result record, loading the checkpoint
+            # (chapter 4 shows the distances and ImageScorer.score)
+            "cvbook.metrics._two_feature_sets", "cvbook.metrics.Score",
+            "cvbook.metrics.reference_scorer",
+            # sample()'s argument checks, kept out of the loop the chapter reads
+            "cvbook.diffusion.Diffusion._checked_sample_args"}
 CHAPTERS = nbtools.notebooks(["chapters"])
 
 
@@ -67,13 +73,18 @@ def _is_course_code(obj):
 
 def _used_and_shown(tree):
     used, shown = set(), set()
+    # `show_source(metrics.ImageScorer.score)` shows a method: naming its class there is not
+    # a use of the whole class
+    in_show = {id(n) for node in ast.walk(tree)
+               if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "show_source"
+               for arg in node.args for n in ast.walk(arg)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "show_source":
             for arg in node.args:
                 obj = _resolve(arg)
                 assert obj is not None, f"show_source of something not in {IDEA_MODULES}"
                 shown.add(_qualname(obj))
-        elif isinstance(node, ast.Attribute):
+        elif isinstance(node, ast.Attribute) and id(node) not in in_show:
             obj = _resolve(node)
             if _is_course_code(obj):
                 used.add(obj)
@@ -100,7 +111,8 @@ def _covers(shown, obj):
     if _qualname(obj) in shown:
         return True
     if inspect.isclass(obj):
-        methods = [f"{_qualname(obj)}.{k}" for k, v in vars(obj).items() if inspect.isfunction(v)]
+        methods = [f"{_qualname(obj)}.{k}" for k, v in vars(obj).items()
+                   if inspect.isfunction(v) and f"{_qualname(obj)}.{k}" not in PLUMBING]
         return bool(methods) and all(m in shown for m in methods)
     return False
 
@@ -134,3 +146,27 @@ def test_show_source_names_what_it_takes(bad):
 
     with pytest.raises(TypeError, match="functions, methods or classes"):
         plots.show_source(bad)
+
+
+def test_a_class_named_beside_a_shown_method_still_counts_as_used():
+    tree = ast.parse("plots.show_source(metrics.ImageScorer.score)\n"
+                     "metrics.ImageScorer(None, None, 10)")
+    used, shown = _used_and_shown(tree)
+    scorer = _module("metrics").ImageScorer
+    assert scorer in used and not _covers(shown, scorer)
+    used, _ = _used_and_shown(ast.parse("plots.show_source(metrics.ImageScorer.score)"))
+    assert scorer not in used
+
+
+MAX_SHOWN_LINES = 80  # one show_source call: what the prose next to it can walk through
+
+
+def test_each_show_source_call_fits_what_the_prose_can_walk_through():
+    too_long = []
+    for rel in CHAPTERS:
+        for node in ast.walk(_code(rel)):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "show_source":
+                lines = sum(len(inspect.getsource(_resolve(a)).splitlines()) for a in node.args)
+                if lines > MAX_SHOWN_LINES:
+                    too_long.append(f"{rel}: {ast.unparse(node)} shows {lines} lines")
+    assert not too_long, "\n".join(too_long)

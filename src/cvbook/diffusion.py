@@ -232,27 +232,15 @@ class Diffusion(keras.Model):
         ``keep > 0`` also returns ``keep`` snapshots of the first image on its way from noise
         to image, as ``(images, [(t, image), ...])``.
         """
-        n, seed = args.integer(n, "n", 1), args.integer(seed, "seed", 0)
-        keep = args.integer(keep, "keep", 0)
-        steps = args.integer(steps, "steps", 1, self.schedule.T, none=True)
-        args.choice(method, "method", ("ddpm", "ddim"))
-        conditional = labels is not None or args.number(guidance, "guidance", 0.0)
-        if conditional and self.num_classes is None:
-            raise ValueError("labels and guidance need a class-conditional model (num_classes)")
-        if labels is not None:
-            labels = args.labels(labels, "labels", n, self.num_classes)
-        rng = np.random.default_rng(seed)
-        s = self.schedule
+        n, labels, none = self._checked_sample_args(n, steps, method, seed, labels, guidance,
+                                                    keep)
+        s, rng = self.schedule, np.random.default_rng(seed)
         shape = (n, *self.network.input_shape[0][1:])
-        x = rng.normal(size=shape).astype("float32")
-        if method == "ddpm":
+        x = rng.normal(size=shape).astype("float32")  # pure noise: step T
+        if method == "ddpm":  # every step, T-1 down to 0
             ts = list(range(s.T - 1, -1, -1))
-        elif method == "ddim":
+        else:  # DDIM: `steps` evenly spaced steps
             ts = sorted({int(round(v)) for v in np.linspace(0, s.T - 1, steps or 50)}, reverse=True)
-        else:
-            raise ValueError(f"method must be 'ddpm' or 'ddim', not {method!r}")
-        none = None if self.num_classes is None else np.full(n, self.num_classes, "int32")
-        labels = none if labels is None else np.asarray(labels, "int32")
         marks = set(np.linspace(0, len(ts) - 1, keep).astype(int)) if keep else set()
         trajectory = []
         log = models.step_log(len(ts), "sampling step") if progress else None
@@ -271,6 +259,22 @@ class Diffusion(keras.Model):
                 log(i + 1)
         images = np.clip((x + 1.0) / 2.0, 0.0, 1.0)
         return (images, trajectory) if keep else images
+
+    def _checked_sample_args(self, n, steps, method, seed, labels, guidance, keep):
+        """``sample``'s arguments checked; returns n, the labels (the "no label" class for an
+        unconditional call of a conditional model) and that "no label" class itself."""
+        n = args.integer(n, "n", 1)
+        args.integer(seed, "seed", 0)
+        args.integer(keep, "keep", 0)
+        args.integer(steps, "steps", 1, self.schedule.T, none=True)
+        args.choice(method, "method", ("ddpm", "ddim"))
+        conditional = labels is not None or args.number(guidance, "guidance", 0.0)
+        if conditional and self.num_classes is None:
+            raise ValueError("labels and guidance need a class-conditional model (num_classes)")
+        if labels is not None:
+            labels = args.labels(labels, "labels", n, self.num_classes)
+        none = None if self.num_classes is None else np.full(n, self.num_classes, "int32")
+        return n, (none if labels is None else np.asarray(labels, "int32")), none
 
     def _predict(self, x, t: int, labels=None):
         if not hasattr(self, "_predict_fn"):
