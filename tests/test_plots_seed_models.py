@@ -91,3 +91,12 @@ def test_epoch_log_prints_a_few_lines_with_first_and_last(capsys):
     lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("epoch")]
     assert [l.split()[1] for l in lines] == ["1/10", "4/10", "8/10", "10/10"]
     assert "loss" in lines[0] and lines[0].rstrip().endswith("s)")
+
+
+def test_step_log_prints_first_last_and_a_few_between(capsys):
+    log = models.step_log(10, "step", lines=2)
+    for i in range(10):
+        log(i + 1, loss=1.0 / (i + 1))
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in lines] == ["1/10", "5/10", "10/10"]
+    assert "loss 0.1000" in lines[-1]

@@ -141,9 +141,11 @@ Promise.race([typeset, timer]).then(() => { try {
 """
 
 
-def _anchors(path: str) -> set[str]:
-    import re
+def _note(problems: list[str], where: str, what: str) -> None:
+    problems.append(f"{where}: {what}")
 
+
+def _anchors(path: str) -> set[str]:
     with open(path, encoding="utf-8") as f:
         return set(re.findall(r'\sid="([^"]+)"', f.read()))
 
@@ -164,8 +166,7 @@ def check_book(html_dir: str = HTML, only: list[str] | None = None) -> list[str]
                 seen = browser.execute_async_script(_INSPECT)
                 if "error" in seen:
                     raise RuntimeError(f"{rel}: the page inspection failed: {seen['error']}")
-                say = functools.partial(lambda rel, what: problems.append(f"{rel}: {what}"),
-                                        rel)
+                say = functools.partial(_note, problems, rel)
                 for what in seen["wide"]:
                     say(f"scrolls sideways at {WINDOW[0]}x{WINDOW[1]}: {what}")
                 if seen["late"]:
@@ -266,7 +267,7 @@ def check_jupyterlab(rel: str = "labs/lab1_cnn.ipynb", root: str = ROOT) -> list
         browser.set_script_timeout(120)
         browser.get(f"{base}/lab/tree/{rel}?token={token}")
         seen = browser.execute_async_script(_FIRST_SCREEN)
-        say = lambda what: problems.append(f"JupyterLab, {rel}: {what}")  # noqa: E731
+        say = functools.partial(_note, problems, f"JupyterLab, {rel}")
         if "error" in seen:
             say(seen["error"])
             return problems

@@ -60,25 +60,19 @@ def compile_classifier(model, learning_rate: float = 1e-3):
 def epoch_log(lines: int = 6, quiet_seconds: float = 60.0):
     """A Keras callback for ``fit(..., verbose=0, callbacks=[epoch_log()])``: compact progress.
 
-    Prints one line for the first epoch, the last, and about ``lines`` in all, each with the
-    metrics and the time so far; also any epoch that ends ``quiet_seconds`` after the previous
-    line, so a slow run is never silent for long. Pages stay readable where ``verbose=2``
-    would print every epoch.
+    :func:`step_log` over the epochs: a line for the first epoch, the last, and about
+    ``lines`` in all, each with the metrics and the time so far; also any epoch that ends
+    ``quiet_seconds`` after the previous line, so a slow run is never silent for long. Pages
+    stay readable where ``verbose=2`` would print every epoch.
     """
     import keras
 
     class EpochLog(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self.start = self.last = time.perf_counter()
-            self.every = max(1, math.ceil(self.params["epochs"] / lines))
+            self.log = step_log(self.params["epochs"], "epoch", lines, quiet_seconds)
 
         def on_epoch_end(self, epoch, logs=None):
-            now, done, total = time.perf_counter(), epoch + 1, self.params["epochs"]
-            if done in (1, total) or done % self.every == 0 or now - self.last >= quiet_seconds:
-                metrics = "  ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items())
-                print(f"epoch {done:>{len(str(total))}}/{total}  {metrics}  "
-                      f"({now - self.start:.0f} s)", flush=True)
-                self.last = now
+            self.log(epoch + 1, **(logs or {}))
 
     return EpochLog()
 
@@ -86,10 +80,10 @@ def epoch_log(lines: int = 6, quiet_seconds: float = 60.0):
 def step_log(total: int, label: str = "step", lines: int = 4, quiet_seconds: float = 60.0):
     """Compact progress for a hand-written loop: ``log = step_log(n); ... log(i + 1, loss=x)``.
 
-    Prints the metrics and the time so far at about ``lines`` evenly spaced steps (the last one
-    included), and at any step ``quiet_seconds`` after the previous line: plain lines that read
-    the same in a terminal, a notebook and the book, where a Keras progress bar leaves control
-    characters.
+    Prints the metrics and the time so far at the first step, the last, and about ``lines``
+    evenly spaced ones in all, and at any step ``quiet_seconds`` after the previous line:
+    plain lines that read the same in a terminal, a notebook and the book, where a Keras
+    progress bar leaves control characters.
     """
     start = last = time.perf_counter()
     every = max(1, math.ceil(total / lines))
@@ -97,7 +91,7 @@ def step_log(total: int, label: str = "step", lines: int = 4, quiet_seconds: flo
     def log(done: int, **metrics) -> None:
         nonlocal last
         now = time.perf_counter()
-        if done == total or done % every == 0 or now - last >= quiet_seconds:
+        if done in (1, total) or done % every == 0 or now - last >= quiet_seconds:
             values = "".join(f"  {k} {float(v):.4f}" for k, v in metrics.items())
             print(f"{label} {done:>{len(str(total))}}/{total}{values}  ({now - start:.0f} s)",
                   flush=True)
