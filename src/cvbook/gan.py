@@ -8,6 +8,8 @@ Importing this module imports Keras (unlike ``import cvbook``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -150,29 +152,82 @@ class GAN(keras.Model):
         return {name: t.result() for name, t in self.trackers.items()}
 
 
+@dataclass
+class StepRun:
+    """What :func:`train_with_step` returns: the trained generator and the discriminator's
+    mean opinion of real images and of fakes (probability "real") over the last 20% of the
+    steps, the numbers that show who is winning."""
+
+    generator: keras.Model
+    discriminator: keras.Model
+    d_real: float
+    d_fake: float
+
+
 def train_with_step(train_step, make_generator, make_discriminator, latent_dim: int, images,
-                    steps: int, batch_size: int, learning_rate: float = 5e-4, seed: int = 0):
-    """Train fresh networks for ``steps`` steps with a hand-written ``train_step``; returns G.
+                    steps: int, batch_size: int, learning_rate: float = 5e-4,
+                    seed: int = 0) -> StepRun:
+    """Train fresh networks for ``steps`` steps with a hand-written ``train_step``.
 
     ``train_step(real, g, d, d_opt, g_opt, latent_dim)`` is the function the GAN lab asks for
-    (it returns the two losses). Each step draws a random batch of ``images``; four progress
-    lines show the losses.
+    (it returns the two losses). Each step draws a random batch of ``images``. Five progress
+    lines show what diagnoses a GAN: the discriminator's mean probability "real" on the batch's
+    real images (``d_real``) and on fresh fakes (``d_fake``), and the fakes' pixel range.
     """
     from .seed import set_seed
 
+    steps, batch_size = args.integer(steps, "steps", 1), args.integer(batch_size, "batch_size", 1)
     set_seed(seed)
     g = make_generator(latent_dim, images.shape[1])
     d = make_discriminator(images.shape[1])
     d_opt = keras.optimizers.Adam(learning_rate, beta_1=0.5)
     g_opt = keras.optimizers.Adam(learning_rate, beta_1=0.5)
     step_fn = tf.function(lambda real: train_step(real, g, d, d_opt, g_opt, latent_dim))
+
+    @tf.function
+    def probe(real):
+        fake = g(tf.random.normal((tf.shape(real)[0], latent_dim)))
+        return (tf.reduce_mean(d(real)), tf.reduce_mean(d(fake)), tf.reduce_min(fake),
+                tf.reduce_max(fake))
+
     rng = np.random.default_rng(seed)
-    log = models.step_log(steps)
+    log = models.step_log(steps, lines=5)
+    opinions = []
     for i in range(steps):
         real = tf.constant(images[rng.integers(0, len(images), batch_size)])
-        d_loss, g_loss = step_fn(real)
-        log(i + 1, d_loss=d_loss, g_loss=g_loss)
-    return g
+        step_fn(real)
+        d_real, d_fake, low, high = (float(v) for v in probe(real))
+        opinions.append((d_real, d_fake))
+        log(i + 1, d_real=d_real, d_fake=d_fake, fake_min=low, fake_max=high)
+    last = np.mean(opinions[-max(1, steps // 5):], axis=0)
+    return StepRun(g, d, float(last[0]), float(last[1]))
+
+
+def confident_discriminator(make_generator, make_discriminator, latent_dim: int, images,
+                            steps: int = 60, batch_size: int = 64, seed: int = 0):
+    """An untrained generator and a discriminator trained for ``steps`` steps to tell its
+    fakes from ``images``: the situation early in GAN training, when the discriminator wins
+    easily. Returns ``(generator, discriminator)``."""
+    from .seed import set_seed
+
+    set_seed(seed)
+    g = make_generator(latent_dim, images.shape[1])
+    d = make_discriminator(images.shape[1])
+    opt = keras.optimizers.Adam(5e-4, beta_1=0.5)
+    bce = keras.losses.BinaryCrossentropy()
+
+    @tf.function
+    def step(real):
+        fake = g(tf.random.normal((tf.shape(real)[0], latent_dim)))
+        with tf.GradientTape() as tape:
+            p_real, p_fake = d(real, training=True), d(fake, training=True)
+            loss = bce(tf.ones_like(p_real), p_real) + bce(tf.zeros_like(p_fake), p_fake)
+        opt.apply(tape.gradient(loss, d.trainable_variables), d.trainable_variables)
+
+    rng = np.random.default_rng(seed)
+    for _ in range(args.integer(steps, "steps", 1)):
+        step(tf.constant(images[rng.integers(0, len(images), batch_size)]))
+    return g, d
 
 
 class SampleGrid(keras.callbacks.Callback):

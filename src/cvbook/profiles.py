@@ -45,7 +45,8 @@ QUICK = {"epochs": 1, "overfit_epochs": 1, "n_train": 300, "n_val": 200,
          "n_checkpoint": 20, "per_class": 2, "gen_per_class": 2, "sample_steps": 2, "n_edit": 20,
          "edit_steps": 2, "sr_steps": 2, "sr_gan_steps": 2, "shots": [2, 5], "skip_steps": 5,
          # the labs' outcome checks: a tiny run cannot reach the real targets
-         "target_accuracy": 0.0, "frozen_target": 0.0, "improve_factor": 100.0,
+         "target_accuracy": 0.0, "frozen_target": 0.0, "max_ratio": 100.0,
+         "min_coverage": 0.0,
          "check_results": False}  # every result a chapter asserts goes through cfg.check
 
 # notebook key -> profile -> knobs. Keep the keys of both profiles identical.
@@ -91,9 +92,9 @@ PROFILES: dict[str, dict[str, dict]] = {
     },
     "lab-gans": {
         "smoke": dict(dataset="fashion_mnist", image_size=28, n_train=20000, steps=250,
-                      batch_size=64, n_test=2000, improve_factor=0.5),
+                      batch_size=64, n_test=2000, max_ratio=0.5, min_coverage=0.6),
         "full": dict(dataset="fashion_mnist", image_size=28, n_train=None, steps=3000,
-                     batch_size=128, n_test=5000, improve_factor=0.5),
+                     batch_size=128, n_test=5000, max_ratio=0.5, min_coverage=0.6),
     },
     "diffusion": {
         "smoke": dict(dataset="fashion_mnist", image_size=16, n_train=15000, n_test=300,

@@ -1,23 +1,133 @@
-"""Checks for the GAN lab: the two networks, the two losses, one training step, a short run."""
+"""Checks for the GAN lab, "diagnose and fix a GAN": each fix is checked by what it does (a
+gradient, a pixel range, which weights each optimizer moves, a training run), not by its text."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import activation_name as _act
-from . import expect, guarded, layers_of as _layers, passed, require
-
-LEAK = 0.2
+from . import expect, guarded, passed, require
 
 
-def _kinds(model) -> list[str]:
-    return [type(l).__name__ for l in _layers(model)]
+def _small_networks(latent_dim: int = 8, image_size: int = 16, seed: int = 0):
+    """A tiny generator and discriminator of the lab's shape, with fixed weights."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    s = image_size // 4
+    g = keras.Sequential([
+        keras.Input(shape=(latent_dim,)),
+        layers.Dense(s * s * 16), layers.LeakyReLU(0.2), layers.Reshape((s, s, 16)),
+        layers.Conv2DTranspose(8, 4, strides=2, padding="same"), layers.LeakyReLU(0.2),
+        layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="sigmoid"),
+    ])
+    d = keras.Sequential([
+        keras.Input(shape=(image_size, image_size, 1)),
+        layers.Conv2D(8, 4, strides=2, padding="same"), layers.LeakyReLU(0.2),
+        layers.Flatten(), layers.Dense(1, activation="sigmoid"),
+    ])
+    return g, d
+
+
+def _non_saturating(p_fake):
+    import keras
+
+    return keras.losses.BinaryCrossentropy()(keras.ops.ones_like(p_fake), p_fake)
+
+
+def _norms(g, d, loss_fn, noise):
+    """The candidate answers: the right one and the classic mistakes, by name."""
+    import tensorflow as tf
+
+    with tf.GradientTape(persistent=True) as tape:
+        loss = loss_fn(d(g(noise, training=True), training=True))
+    g_grads = tape.gradient(loss, g.trainable_variables)
+    d_grads = tape.gradient(loss, d.trainable_variables)
+    return {
+        "right": float(tf.linalg.global_norm(g_grads)),
+        "discriminator": float(tf.linalg.global_norm(d_grads)),
+        "both": float(tf.linalg.global_norm(g_grads + d_grads)),
+        "summed": float(sum(tf.norm(x) for x in g_grads)),
+        "squared": float(tf.linalg.global_norm(g_grads)) ** 2,
+        "loss": float(loss),
+    }
+
+
+@guarded
+def check_gradient_norm(generator_gradient_norm) -> None:
+    """The global norm of the generator's gradient, through the discriminator."""
+    require(generator_gradient_norm, "generator_gradient_norm")
+    g, d = _small_networks()
+    noise = np.random.default_rng(0).normal(size=(16, 8)).astype("float32")
+    got = require(generator_gradient_norm(g, d, _non_saturating, noise),
+                  "generator_gradient_norm(...)")
+    got = float(np.asarray(got))
+    want = _norms(g, d, _non_saturating, noise)
+    close = [name for name, value in want.items() if np.isclose(got, value, rtol=1e-3)]
+    hints = {
+        "discriminator": "That is the norm of the discriminator's gradient. The generator "
+                         "learns from the gradient of the loss with respect to "
+                         "generator.trainable_variables.",
+        "both": "That norm counts the discriminator's variables too; take the generator's "
+                "only.",
+        "summed": "That is the sum of each variable's norm. The global norm is the square root "
+                  "of the sum of squares over all variables: tf.linalg.global_norm(grads).",
+        "squared": "That is the squared norm: take the square root (tf.linalg.global_norm "
+                   "does).",
+        "loss": "That is the loss itself. Record the forward pass under a tf.GradientTape, "
+                "then take tape.gradient(loss, generator.trainable_variables).",
+    }
+    expect("right" in close or not close, hints.get(close[0], "") if close else "")
+    expect("right" in close,
+           f"generator_gradient_norm gave {got:.5g}; the global norm of the generator's "
+           f"gradient is {want['right']:.5g}. Under one tape: fakes = generator(noise), "
+           f"loss = loss_fn(discriminator(fakes)); then the gradient with respect to "
+           f"generator.trainable_variables and tf.linalg.global_norm of it.")
+    passed(f"gradient norm: {got:.4f} on a test pair of networks, as expected")
+
+
+def _push(generator_loss, p: float, n: int = 8):
+    """The loss at D(fake) = p and its gradient with respect to the discriminator's logits,
+    summed over the batch (how hard the generator is pushed)."""
+    import tensorflow as tf
+
+    logits = tf.Variable(np.full((n, 1), np.log(p / (1 - p)), "float32"))
+    with tf.GradientTape() as tape:
+        loss = generator_loss(tf.sigmoid(logits))
+    grad = tape.gradient(loss, logits) if tf.is_tensor(loss) else None
+    expect(grad is not None, "generator_loss gives no gradient: build it from p_fake with "
+           "Keras or TensorFlow operations (keras.ops, bce), not NumPy or float().")
+    return float(loss), float(tf.reduce_sum(grad))
+
+
+@guarded
+def check_generator_loss(generator_loss) -> None:
+    """It must push the generator up towards "real", hardest where D is sure it is fake."""
+    require(generator_loss, "generator_loss")
+    require(generator_loss(np.full((4, 1), 0.5, "float32")), "generator_loss(...)")
+    values = {p: _push(generator_loss, p) for p in (0.01, 0.1, 0.5, 0.9)}
+    expect(all(np.isfinite(v) for pair in values.values() for v in pair),
+           "generator_loss is not finite for probabilities between 0.01 and 0.9.")
+    loss_low, push_low = values[0.01]
+    expect(values[0.9][0] < values[0.1][0],
+           "generator_loss is higher when the discriminator is fooled (D(fake) = 0.9) than "
+           "when it is not (0.1): the generator would learn to make its fakes look fake. Its "
+           "target is 'real' (1), not 'fake' (0).")
+    expect(push_low < 0, "At D(fake) = 0.01 your loss's gradient pushes the discriminator's "
+           "opinion of the fakes down, towards 'fake'.")
+    expect(abs(push_low) > 0.5,
+           f"When the discriminator is sure the fakes are fake (D(fake) = 0.01), your loss "
+           f"pushes the generator with a gradient of only {abs(push_low):.3f} (summed over the "
+           f"batch, with respect to the discriminator's logits). log(1 - p) is flat near p = 0: "
+           f"that is the minimax form. Use -log(p), the 'non-saturating' loss: binary "
+           f"cross-entropy with target 1, which pushes hardest exactly there (about 1).")
+    passed(f"generator loss: at D(fake) = 0.01 it pushes with {abs(push_low):.2f} "
+           f"(the minimax form: 0.01), and it falls as the fakes pass for real")
 
 
 @guarded
 def check_generator(make_generator, latent_dim: int, image_size: int) -> None:
-    """Spec: Dense > LeakyReLU > Reshape > Conv2DTranspose(32, s2) > LeakyReLU >
-    Conv2DTranspose(1, s2, sigmoid)."""
+    """Same job as the broken generator, with pixels where the real ones are: [0, 1]."""
     import keras
 
     require(make_generator, "make_generator")
@@ -26,113 +136,33 @@ def check_generator(make_generator, latent_dim: int, image_size: int) -> None:
            "(for example keras.Sequential([...])).")
     expect(tuple(g.input_shape[1:]) == (latent_dim,),
            f"The generator takes input {tuple(g.input_shape[1:])}; it should take noise "
-           f"vectors of length latent_dim={latent_dim}: keras.Input(shape=(latent_dim,)).")
-    want = ["Dense", "LeakyReLU", "Reshape", "Conv2DTranspose", "LeakyReLU", "Conv2DTranspose"]
-    expect(_kinds(g) == want, f"The generator's layers are {_kinds(g)}; the spec is {want}.")
-    s = image_size // 4
-    dense, _, reshape, up1, _, up2 = _layers(g)
-    expect(dense.units == s * s * 64,
-           f"The first Dense has {dense.units} units; it must fill a {s}x{s}x64 grid: "
-           f"{s * s * 64} units, that is (image_size // 4) ** 2 * 64.")
-    for i, up in ((1, up1), (2, up2)):
-        expect(tuple(up.strides) == (2, 2) and up.padding == "same",
-               f"Conv2DTranspose number {i} has strides {tuple(up.strides)} and padding "
-               f"'{up.padding}': use strides=2, padding='same' so that each one doubles the size.")
-    expect(up1.filters == 32, f"The first Conv2DTranspose has {up1.filters} filters; the spec "
-           f"says 32.")
-    expect(up2.filters == 1, f"The last layer makes {up2.filters} channels; grey images need 1.")
-    expect(_act(up2) == "sigmoid",
-           f"The last layer's activation is {_act(up2)}: use 'sigmoid' so pixels land in [0, 1] "
-           f"like the real images.")
-    noise = np.random.default_rng(0).normal(size=(5, latent_dim)).astype("float32")
-    out = np.asarray(g(noise))
-    expect(out.shape == (5, image_size, image_size, 1),
-           f"5 noise vectors gave an output of shape {out.shape}; expected "
-           f"(5, {image_size}, {image_size}, 1).")
-    expect(out.min() >= 0 and out.max() <= 1, "Generated pixels leave [0, 1].")
-    passed(f"generator: noise ({latent_dim},) -> image {out.shape[1:]}, pixels in [0, 1], "
-           f"{g.count_params():,} parameters")
-
-
-@guarded
-def check_discriminator(make_discriminator, image_size: int) -> None:
-    """Spec: Conv2D(32, s2) > LeakyReLU > Conv2D(64, s2) > LeakyReLU > Flatten >
-    Dense(1, sigmoid)."""
-    import keras
-
-    require(make_discriminator, "make_discriminator")
-    d = require(make_discriminator(image_size), "make_discriminator(...)")
-    expect(isinstance(d, keras.Model), "make_discriminator should return a keras.Model.")
-    want = ["Conv2D", "LeakyReLU", "Conv2D", "LeakyReLU", "Flatten", "Dense"]
-    kinds = _kinds(d)
-    expect("MaxPooling2D" not in kinds, "The spec has no pooling: a DCGAN discriminator "
-           "downsamples with strided convolutions (strides=2).")
-    expect(kinds == want, f"The discriminator's layers are {kinds}; the spec is {want}.")
-    c1, _, c2, _, _, head = _layers(d)
-    for i, (conv, filters) in enumerate(((c1, 32), (c2, 64)), start=1):
-        expect(conv.filters == filters and tuple(conv.strides) == (2, 2),
-               f"Conv2D number {i} has {conv.filters} filters and strides "
-               f"{tuple(conv.strides)}; the spec says {filters} filters, strides=2.")
-    expect(head.units == 1 and _act(head) == "sigmoid",
-           f"The head is Dense({head.units}, activation={_act(head)!r}); the discriminator "
-           f"outputs one probability, 'this image is real': Dense(1, activation='sigmoid').")
-    images = np.random.default_rng(0).random((5, image_size, image_size, 1)).astype("float32")
-    out = np.asarray(d(images))
-    expect(out.shape == (5, 1), f"5 images gave an output of shape {out.shape}; expected (5, 1).")
-    expect(np.all((out > 0) & (out < 1)), "The discriminator's outputs should be probabilities.")
-    passed(f"discriminator: image -> probability of 'real', {d.count_params():,} parameters")
-
-
-def _bce(target: float, p) -> float:
-    p = np.clip(np.asarray(p, dtype="float64"), 1e-7, 1 - 1e-7)
-    return float(np.mean(-(target * np.log(p) + (1 - target) * np.log(1 - p))))
-
-
-@guarded
-def check_losses(discriminator_loss, generator_loss) -> None:
-    """Both losses against binary cross-entropy on random probabilities, and their direction."""
-    require(discriminator_loss, "discriminator_loss")
-    require(generator_loss, "generator_loss")
+           f"vectors of length latent_dim={latent_dim}.")
     rng = np.random.default_rng(0)
-    p_real = rng.uniform(0.05, 0.95, (16, 1)).astype("float32")
-    p_fake = rng.uniform(0.05, 0.95, (16, 1)).astype("float32")
-    d = require(discriminator_loss(p_real, p_fake), "discriminator_loss(...)")
-    d = float(np.asarray(d))
-    want = _bce(1, p_real) + _bce(0, p_fake)
-    swapped = _bce(0, p_real) + _bce(1, p_fake)
-    expect(not np.isclose(d, swapped, rtol=1e-3),
-           "discriminator_loss has the labels swapped: real images are labelled 1, fakes 0.")
-    expect(not np.isclose(d, want / 2, rtol=1e-3),
-           "discriminator_loss is the mean of the two cross-entropies; the spec (and the "
-           "chapter) use their sum.")
-    expect(np.isclose(d, want, rtol=1e-3),
-           f"discriminator_loss gave {d:.4f}; binary cross-entropy with targets 1 for p_real "
-           f"and 0 for p_fake, summed, gives {want:.4f}.")
-    g = require(generator_loss(p_fake), "generator_loss(...)")
-    g = float(np.asarray(g))
-    expect(not np.isclose(g, _bce(0, p_fake), rtol=1e-3),
-           "generator_loss uses target 0. That is the discriminator's view of fakes: the "
-           "generator wants its fakes called real, target 1.")
-    expect(not np.isclose(g, -_bce(0, p_fake), rtol=1e-3),
-           "generator_loss is minus the discriminator's loss on fakes (the saturating minimax "
-           "form). Use binary cross-entropy with target 1 instead: same goal, strong gradients.")
-    expect(np.isclose(g, _bce(1, p_fake), rtol=1e-3),
-           f"generator_loss gave {g:.4f}; binary cross-entropy with target 1 gives "
-           f"{_bce(1, p_fake):.4f}.")
-    low, high = (float(np.asarray(generator_loss(np.full((4, 1), v, "float32"))))
-                 for v in (0.1, 0.9))
-    expect(high < low, "generator_loss should be lower when the discriminator is fooled.")
-    passed("losses: the discriminator's labels real 1 / fake 0; the generator's is lowest when "
-           "its fakes pass as real")
+    noise = rng.normal(size=(64, latent_dim)).astype("float32")
+    out = np.concatenate([np.asarray(g(noise * scale)) for scale in (1.0, 10.0, 100.0)])
+    expect(out.shape[1:] == (image_size, image_size, 1),
+           f"The generator makes images of shape {out.shape[1:]}; expected "
+           f"({image_size}, {image_size}, 1).")
+    expect(out.min() >= -1e-6,
+           f"Generated pixels go down to {out.min():.2f}, and no real pixel is below 0: the "
+           f"discriminator can tell fakes from real images by that alone. Which activation "
+           f"of the last layer makes values in [-1, 1]? Choose one whose values are [0, 1], "
+           f"like the data.")
+    expect(out.max() <= 1 + 1e-6, f"Generated pixels go up to {out.max():.2f}; real ones stop "
+           f"at 1.")
+    expect(out.std() > 1e-3, "Every generated pixel has the same value: does the noise reach "
+           "the output?")
+    passed(f"generator: pixels in [{out.min():.2f}, {out.max():.2f}] even for extreme noise, "
+           f"like the real images' [0, 1]")
 
 
-def _spy_optimizer():
+def _spy_optimizer(learning_rate: float = 0.05):
     """An SGD optimizer that records which variables it is asked to update."""
     import keras
 
     class Spy(keras.optimizers.SGD):
         def __init__(self):
-            super().__init__(learning_rate=0.05)
+            super().__init__(learning_rate=learning_rate)
             self.updated: list = []
 
         def apply(self, grads, trainable_variables=None):
@@ -144,53 +174,108 @@ def _spy_optimizer():
     return Spy()
 
 
+def _generator_move(train_step, make_generator, make_discriminator, latent_dim, real):
+    """How far one step moves the generator when the discriminator is sure every image is
+    fake (its last bias set to -6: D(x) is about 0.0025)."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    g = make_generator(latent_dim, real.shape[1])
+    d = make_discriminator(real.shape[1])
+    last = [layer for layer in d.layers if getattr(layer, "bias", None) is not None][-1]
+    last.bias.assign(np.full(last.bias.shape, -6.0, "float32"))
+    before = [v.numpy().copy() for v in g.trainable_variables]
+    train_step(real, g, d, _spy_optimizer(), _spy_optimizer(), latent_dim)
+    return float(np.sqrt(sum(np.sum((v.numpy() - b) ** 2)
+                             for v, b in zip(g.trainable_variables, before))))
+
+
+def _reference_step(real, g, d, d_opt, g_opt, latent_dim):
+    import keras
+    import tensorflow as tf
+
+    bce = keras.losses.BinaryCrossentropy()
+    n = tf.shape(real)[0]
+    fake = g(tf.random.normal((n, latent_dim)), training=True)
+    with tf.GradientTape() as tape:
+        p_real, p_fake = d(real, training=True), d(fake, training=True)
+        d_loss = bce(tf.ones_like(p_real), p_real) + bce(tf.zeros_like(p_fake), p_fake)
+    d_opt.apply(tape.gradient(d_loss, d.trainable_variables), d.trainable_variables)
+    with tf.GradientTape() as tape:
+        p_fake = d(g(tf.random.normal((n, latent_dim)), training=True), training=True)
+        g_loss = bce(tf.ones_like(p_fake), p_fake)
+    g_opt.apply(tape.gradient(g_loss, g.trainable_variables), g.trainable_variables)
+    return d_loss, g_loss
+
+
 @guarded
 def check_train_step(train_step, make_generator, make_discriminator, latent_dim: int,
                      real) -> None:
-    """One step: each optimizer updates exactly its own network; both networks change."""
+    """Each optimizer updates exactly its own network, and the generator phase uses a loss
+    that still pushes when the discriminator is sure."""
     require(train_step, "train_step")
+    real = np.asarray(real, dtype="float32")
     g = make_generator(latent_dim, real.shape[1])
     d = make_discriminator(real.shape[1])
     d_opt, g_opt = _spy_optimizer(), _spy_optimizer()
     g_before = [v.numpy().copy() for v in g.trainable_variables]
     d_before = [v.numpy().copy() for v in d.trainable_variables]
-    result = train_step(real, g, d, d_opt, g_opt, latent_dim)
-    require(result, "train_step(...)")
+    result = require(train_step(real, g, d, d_opt, g_opt, latent_dim), "train_step(...)")
     expect(isinstance(result, (tuple, list)) and len(result) == 2,
            "train_step should return the two losses: (d_loss, g_loss).")
     d_loss, g_loss = (float(np.asarray(x)) for x in result)
     expect(np.isfinite(d_loss) and np.isfinite(g_loss), "The losses are not finite numbers.")
     g_ids = {id(v) for v in g.trainable_variables}
     d_ids = {id(v) for v in d.trainable_variables}
-    expect(len(d_opt.updated) == 1, f"d_optimizer was used {len(d_opt.updated)} times in one "
-           f"step; phase 1 should call it once.")
-    expect(len(g_opt.updated) == 1, f"g_optimizer was used {len(g_opt.updated)} times in one "
-           f"step; phase 2 should call it once.")
+    expect(len(d_opt.updated) == 1 and len(g_opt.updated) == 1,
+           f"In one step d_optimizer was used {len(d_opt.updated)} times and g_optimizer "
+           f"{len(g_opt.updated)} times; each phase should use its own optimizer once.")
     d_seen, g_seen = set(d_opt.updated[0]), set(g_opt.updated[0])
-    expect(not d_seen & g_ids,
-           "In phase 1 the discriminator's optimizer also updated generator weights. Apply its "
-           "gradients to discriminator.trainable_variables only.")
     expect(not g_seen & d_ids,
-           "In phase 2 the generator's optimizer also updated discriminator weights: the "
-           "generator would be helping the discriminator cheat. Apply its gradients to "
-           "generator.trainable_variables only.")
-    expect(d_seen == d_ids, "Phase 1 should update all of the discriminator's trainable "
-           "variables.")
-    expect(g_seen == g_ids, "Phase 2 should update all of the generator's trainable variables.")
+           "The generator's phase also updates the discriminator: with the generator's loss "
+           "it teaches the discriminator to call fakes real. That is why D(fake) climbed "
+           "above D(real). Apply the generator's gradients to generator.trainable_variables "
+           "only.")
+    expect(not d_seen & g_ids,
+           "The discriminator's phase also updates the generator's weights. Apply its "
+           "gradients to discriminator.trainable_variables only.")
+    expect(d_seen == d_ids and g_seen == g_ids,
+           "Each phase should update all of its own network's trainable variables.")
     expect(any(not np.array_equal(a, v.numpy()) for a, v in zip(d_before, d.trainable_variables)),
            "The discriminator did not change: are its gradients all zero?")
     expect(any(not np.array_equal(a, v.numpy()) for a, v in zip(g_before, g.trainable_variables)),
-           "The generator did not change: does phase 2 compute the loss from the "
-           "discriminator's opinion of *freshly generated* images, inside the tape?")
-    passed(f"one step: each optimizer updated only its own network (d_loss {d_loss:.3f}, "
-           f"g_loss {g_loss:.3f})")
+           "The generator did not change: does its phase compute the loss from the "
+           "discriminator's opinion of freshly generated images, inside the tape?")
+    moved = _generator_move(train_step, make_generator, make_discriminator, latent_dim, real)
+    should = _generator_move(_reference_step, make_generator, make_discriminator, latent_dim,
+                             real)
+    expect(moved > 0.1 * should,
+           f"Against a discriminator that is sure every fake is fake, one step of your "
+           f"train_step moves the generator by {moved:.2g}; with the non-saturating loss it "
+           f"moves by {should:.2g}. Does the generator's phase still call "
+           f"broken_generator_loss instead of your generator_loss?")
+    passed(f"one step: each optimizer updated only its own network, and the generator "
+           f"learns even from a sure discriminator (d_loss {d_loss:.3f}, g_loss {g_loss:.3f})")
 
 
 @guarded
-def check_training_improves(before, after, factor: float = 0.5) -> None:
-    """A short run must cut the Fréchet distance at least by ``factor``."""
-    expect(after.frechet < factor * before.frechet,
-           f"Training moved the Fréchet distance from {before.frechet:.1f} to "
-           f"{after.frechet:.1f}; a working GAN cuts it by more than half in this many steps. "
-           f"Re-check the losses' targets and which variables each phase updates.")
-    passed(f"training works: Fréchet {before.frechet:.1f} -> {after.frechet:.1f}")
+def check_fixed(broken_score, fixed_score, fixed_run, max_ratio: float = 0.5,
+                min_coverage: float = 0.6) -> None:
+    """The fixed GAN: a far smaller Fréchet distance than the broken one, most classes
+    generated, and a discriminator that rates real images above fakes."""
+    expect(fixed_score.frechet < max_ratio * broken_score.frechet,
+           f"The fixed GAN's Fréchet distance is {fixed_score.frechet:.1f} against "
+           f"{broken_score.frechet:.1f} for the broken one; a fixed GAN should at least halve "
+           f"it. Are all three fixes in: make_generator, generator_loss and train_step (which "
+           f"must call your generator_loss)?")
+    expect(fixed_score.coverage >= min_coverage,
+           f"The fixed GAN's samples cover only {fixed_score.coverage:.0%} of the classes "
+           f"(at least {min_coverage:.0%} expected): it still collapses onto a few kinds of "
+           f"garment.")
+    expect(fixed_run.d_fake < fixed_run.d_real,
+           f"At the end of training the discriminator rates fakes ({fixed_run.d_fake:.2f}) "
+           f"at least as real as real images ({fixed_run.d_real:.2f}): is it still trained "
+           f"in the generator's phase?")
+    passed(f"fixed: Fréchet {broken_score.frechet:.1f} -> {fixed_score.frechet:.1f}, "
+           f"coverage {broken_score.coverage:.0%} -> {fixed_score.coverage:.0%}, "
+           f"D(real) {fixed_run.d_real:.2f} above D(fake) {fixed_run.d_fake:.2f}")
