@@ -75,3 +75,65 @@ def test_safe_choices_want_the_useful_ones_too():
         checks.check_safe_choices({**right, "satellite": right["pets"]})
     with pytest.raises(LabCheckError, match="left out"):
         checks.check_safe_choices({**right, "digits": {"zoom"}})
+
+
+# --- Exercise 4: a pipeline for the new camera ----------------------------------------------
+
+def _clothes(n_train=256, n_test=128):
+    from cvbook import data
+
+    return data.load("fashion_mnist", image_size=28, channels=1, n_train=n_train,
+                     n_test=n_test)
+
+
+def test_new_camera_is_deterministic_tilted_and_noisy():
+    from cvbook import data
+
+    clothes = _clothes(n_train=16, n_test=16)
+    new = data.new_camera(clothes.x_test, seed=1)
+    assert new.shape == clothes.x_test.shape and new.dtype == np.float32
+    assert 0 <= new.min() and new.max() <= 1
+    assert np.array_equal(new, data.new_camera(clothes.x_test, seed=1))
+    assert not np.array_equal(new, data.new_camera(clothes.x_test, seed=2))
+    # the noise: the empty corners of a Fashion-MNIST image are 0 in the original
+    corners = new[:, :3, :3].mean()
+    assert 0.05 < corners < 0.2, corners
+
+
+@pytest.mark.parametrize("augment, hint", [
+    (None, "still a TODO"),
+    (keras.Sequential([layers.RandomCrop(20, 20)]), "no RandomCrop or Resizing"),
+    (keras.Sequential([layers.Identity()]), "leaves the training images as they are"),
+    (keras.Sequential([layers.Rescaling(0.5)]), "changes the images at inference too"),
+])
+def test_camera_pipeline_rejects_the_wrong_kind_of_pipeline(augment, hint):
+    clothes = _clothes(n_train=16, n_test=16)
+    with pytest.raises(LabCheckError, match=re.escape(hint)):
+        checks.check_camera_pipeline(augment, clothes, clothes.x_test, epochs=1, margin=0.0,
+                                     max_drop=1.0)
+
+
+def test_camera_pipeline_trains_both_models_and_holds_the_margin_and_the_drop(capsys):
+    from cvbook import data
+
+    clothes = _clothes()
+    new = data.new_camera(clothes.x_test, seed=1)
+
+    def augment():  # a fresh layer each time: a layer's random state advances as it is used
+        keras.utils.set_random_seed(0)
+        return keras.Sequential([layers.GaussianNoise(0.2)])
+
+    scores = checks.check_camera_pipeline(augment(), clothes, new, epochs=1, margin=-1.0,
+                                          max_drop=1.0)
+    assert set(scores) == {"old_none", "new_none", "old_yours", "new_yours"}
+    assert all(0.0 <= v <= 1.0 for v in scores.values())
+    printed = capsys.readouterr().out
+    assert "no augmentation" in printed and "your pipeline" in printed and "\u2713" in printed
+    gain = scores["new_yours"] - scores["new_none"]
+    with pytest.raises(LabCheckError, match="points over no augmentation"):
+        checks.check_camera_pipeline(augment(), clothes, new, epochs=1, margin=gain + 0.01,
+                                     max_drop=1.0)
+    drop = scores["old_none"] - scores["old_yours"]
+    with pytest.raises(LabCheckError, match="on the old camera's images"):
+        checks.check_camera_pipeline(augment(), clothes, new, epochs=1, margin=-1.0,
+                                     max_drop=drop - 0.01)

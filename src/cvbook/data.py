@@ -290,3 +290,21 @@ def photos(size: int = 128, names=PHOTO_NAMES) -> tuple[np.ndarray, list[str]]:
         out.append(img[top:top + s, left:left + s, :3].astype("float32") / 255.0)
     images = np.stack([_convert(im[None], size, 3)[0] for im in out])
     return images, list(names)
+
+
+def new_camera(images, seed: int = 0) -> np.ndarray:
+    """The augmentation lab's "new camera": the same garments as a different camera sees them.
+
+    Each image is turned by a random angle of up to 25 degrees either way (the garment sits
+    askew; the corners fill with black) and gets Gaussian sensor noise of standard deviation
+    0.2, clipped to [0, 1]. Deterministic for a given ``seed``. The lab asks the learner to find
+    this out from the pictures, so read it only after the lab.
+    """
+    import keras
+
+    images = args.images(images, "images", channels=(1, 3), error=DatasetError)
+    seed = args.integer(seed, "seed", 0, error=DatasetError)
+    turn = keras.layers.RandomRotation(25 / 360, fill_mode="constant", seed=seed)
+    turned = np.asarray(turn(images, training=True))
+    noise = np.random.default_rng(seed).normal(0.0, 0.2, images.shape).astype("float32")
+    return np.clip(turned + noise, 0.0, 1.0).astype("float32")

@@ -137,8 +137,10 @@ PROFILES: dict[str, dict[str, dict]] = {
         "full": dict(dataset="fashion_mnist", image_size=28, T=1000),
     },
     "lab-augmentation": {
-        "smoke": dict(photo_size=64),
-        "full": dict(photo_size=128),
+        "smoke": dict(photo_size=64, n_train=5000, n_test=2000, epochs=5, margin=0.14,
+                      max_drop=0.1),
+        "full": dict(photo_size=128, n_train=20000, n_test=10000, epochs=8, margin=0.14,
+                     max_drop=0.1),
     },
     "lab-cnn": {
         "smoke": dict(dataset="fashion_mnist", image_size=28, channels=1, n_train=15000,

@@ -134,3 +134,69 @@ def check_safe_choices(safe: dict) -> None:
         expect(len(missing) <= 1, f"{dataset}: you left out {sorted(missing)}, which keep the "
                f"label true. Use the safe variety you have.")
     passed("augmentations chosen to keep every label true")
+
+
+def _camera_model(augment, seed: int):
+    """The small CNN of chapter 3, with ``augment`` (or nothing) in front, compiled."""
+    import keras
+
+    from .. import models
+    from ..seed import set_seed
+
+    set_seed(seed)
+    inputs = keras.Input(shape=(28, 28, 1))
+    x = augment(inputs) if augment is not None else inputs
+    cnn = models.small_cnn((28, 28, 1), 10, width=32, dropout=0.25)
+    return models.compile_classifier(keras.Model(inputs, cnn(x)))
+
+
+@guarded
+def check_camera_pipeline(camera_augment, ds, x_new, epochs: int, margin: float,
+                          max_drop: float, seed: int = 0) -> dict:
+    """Train the same CNN without augmentation and with ``camera_augment``; the pipeline must
+    win on the new camera's test images by ``margin`` and lose at most ``max_drop`` on the old
+    camera's. Returns the four accuracies."""
+    import time
+
+    import keras
+
+    require(camera_augment, "camera_augment")
+    expect(isinstance(camera_augment, keras.Sequential) and camera_augment.layers,
+           "`camera_augment` should be a keras.Sequential of Keras preprocessing layers.")
+    sample = ds.x_train[:32]
+    trained = np.asarray(camera_augment(sample, training=True))
+    expect(trained.shape == sample.shape,
+           f"Your pipeline turns images of shape {sample.shape[1:]} into {trained.shape[1:]}; "
+           f"at inference they would keep their size, so the model would see two sizes. Keep "
+           f"the size (no RandomCrop or Resizing here).")
+    expect(not np.allclose(trained, sample), "Your pipeline leaves the training images as they "
+           "are: does it hold any random layer?")
+    expect(np.array_equal(np.asarray(camera_augment(sample, training=False)), sample),
+           "Your pipeline changes the images at inference too (training=False): the model "
+           "would be tested on altered images. Use layers that act in training only (your "
+           "is_inactive_at_inference from Exercise 2 tells them apart).")
+    scores = {}
+    for name, augment in (("no augmentation", None), ("your pipeline", camera_augment)):
+        start = time.perf_counter()
+        model = _camera_model(augment, seed)
+        model.fit(ds.x_train, ds.y_train, epochs=epochs, batch_size=64, verbose=0)
+        old = float(model.evaluate(ds.x_test, ds.y_test, verbose=0)[1])
+        new = float(model.evaluate(x_new, ds.y_test, verbose=0)[1])
+        scores[name] = (old, new)
+        print(f"{name:16s}  old camera {old:.3f}  new camera {new:.3f}  "
+              f"({epochs} epochs, {time.perf_counter() - start:.0f} s)", flush=True)
+    (old_none, new_none), (old_yours, new_yours) = scores.values()
+    gain, drop = new_yours - new_none, old_none - old_yours
+    expect(drop <= max_drop,
+           f"Your pipeline costs {100 * drop:.1f} points on the old camera's images (at most "
+           f"{100 * max_drop:.0f} allowed): its changes are stronger than the new camera's. "
+           f"Turn the factors down to what the photos show.")
+    expect(gain >= margin,
+           f"On the new camera your pipeline gains {100 * gain:+.1f} points over no "
+           f"augmentation; at least {100 * margin:.0f} are needed. Compare the two cameras' "
+           f"photos again: more than one thing differs, and each needs its own layer. A layer "
+           f"that makes changes the new camera never makes (a flip upside down, a colour "
+           f"inversion) costs accuracy instead.")
+    passed(f"new camera: {new_none:.3f} -> {new_yours:.3f} ({100 * gain:+.1f} points); old "
+           f"camera: {old_none:.3f} -> {old_yours:.3f}")
+    return dict(old_none=old_none, new_none=new_none, old_yours=old_yours, new_yours=new_yours)
