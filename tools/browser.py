@@ -50,6 +50,13 @@ class BrowserMissing(RuntimeError):
     pass
 
 
+def _redirect(path: str) -> bool:
+    """A page that only forwards to another (the book's index.html): inspecting it races
+    the navigation, and its target is read in its own right."""
+    with open(path, encoding="utf-8") as f:
+        return 'http-equiv="Refresh"' in f.read(2000)
+
+
 def pages(html_dir: str = HTML) -> list[str]:
     """The book's pages, relative to html_dir (no Sphinx index or search page)."""
     found = []
@@ -57,7 +64,8 @@ def pages(html_dir: str = HTML) -> list[str]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("_"))
         for name in sorted(files):
             rel = os.path.relpath(os.path.join(folder, name), html_dir)
-            if name.endswith(".html") and rel not in SKIP:
+            if name.endswith(".html") and rel not in SKIP and not _redirect(
+                    os.path.join(folder, name)):
                 found.append(rel)
     return found
 
