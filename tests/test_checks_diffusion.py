@@ -35,12 +35,28 @@ def step_ok(x_t, t, eps, betas, alphas, ab, z, variance="posterior", wrap=False)
     return mean + np.sqrt(var) * z
 
 
+def sample_ok(eps_model, step, schedule, n, shape, rng, order="down", start="noise",
+              noise="fresh", last=0, numpy_rng=False, own_step=False):
+    """Exercise 5's loop; the keywords make its classic mistakes."""
+    betas, alphas, ab = schedule
+    x = rng.normal(size=(n, *shape)) if start == "noise" else np.zeros((n, *shape))
+    ts = range(len(betas) - 1, last - 1, -1) if order == "down" else range(len(betas))
+    z_once = rng.normal(size=x.shape)
+    for t in ts:
+        z = {"fresh": (np.random.normal(size=x.shape) if numpy_rng else rng.normal(size=x.shape)),
+             "same": z_once, "none": 0 * z_once}[noise]
+        eps = eps_model(x, np.full(n, t))
+        x = (step_ok if own_step else step)(x, t, eps, betas, alphas, ab, z)
+    return x
+
+
 def test_right_answers_pass(capsys):
     checks.check_schedule(schedule_ok)
     checks.check_renoise(renoise_ok)
     checks.check_v_loss(v_loss_ok)
     checks.check_reverse_step(step_ok)
-    assert capsys.readouterr().out.count("\u2713") == 4
+    checks.check_sampler(sample_ok)
+    assert capsys.readouterr().out.count("\u2713") == 5
 
 
 def test_renoise_is_the_forward_process_in_two_legs():
@@ -115,3 +131,41 @@ def test_reverse_step_off_by_one_is_named(rejects):
         return step_ok(x_t, t - 1, eps, betas, alphas, ab, z) if t > 1 else \
             step_ok(x_t, t, eps, betas, alphas, ab, z)
     rejects(lambda: checks.check_reverse_step(off), "Off by one step")
+
+
+@pytest.mark.parametrize("kwargs, hint", [
+    (dict(order="up"), "The loop runs forward"),
+    (dict(start="zeros"), "start from pure noise"),
+    (dict(noise="same"), "same z used at every step"),
+    (dict(noise="none"), "needs fresh noise z"),
+    (dict(last=1), "The loop stops at step 1"),
+    (dict(numpy_rng=True), "not np.random"),
+    (dict(own_step=True), "never called `step`"),
+])
+def test_sampler_mistakes(kwargs, hint, rejects):
+    rejects(lambda: checks.check_sampler(lambda *a: sample_ok(*a, **kwargs)), hint)
+
+
+def test_sampler_check_knows_the_ideal_denoiser():
+    """The check's 'network' is exact: one reverse step of the ideal denoiser, from the data's
+    own x_t statistics, keeps the marginal; a right loop reproduces the data's mean and
+    (up to the discrete steps) its spread."""
+    betas, alphas, ab = checks._schedule()
+    model = checks._Recorder(ab)
+    x = sample_ok(model, lambda *a: checks._posterior_step(*a), (betas, alphas, ab),
+                  checks.N_SAMPLES, checks.SHAPE, np.random.default_rng(0))
+    assert np.abs(x.mean(0) - checks.MU[0]).max() < 0.1
+    assert 0.4 < x.std(0).mean() < 0.6
+    assert model.steps == list(range(len(betas) - 1, -1, -1))
+
+
+def test_samples_check_scores_against_pure_noise(rejects, capsys):
+    from cvbook import data
+
+    real = data.load("fashion_mnist", image_size=16, n_train=10, n_test=200).x_test
+    score, noise = checks.check_samples(real, max_ratio=0.5)
+    assert score.frechet < 0.1 * noise.frechet
+    assert "\u2713 samples" in capsys.readouterr().out
+    rejects(lambda: checks.check_samples(real * 2 - 1, max_ratio=0.5), "(x + 1) / 2")
+    blurred = np.full_like(real, real.mean())
+    rejects(lambda: checks.check_samples(blurred, max_ratio=0.5), "at most 0.5 times")

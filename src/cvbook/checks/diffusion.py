@@ -4,7 +4,9 @@
 - noising an image that is *already* noisy, from step s to a later step t (what image editing
   with a diffusion model needs: SDEdit, RePaint);
 - a different training target (v-prediction);
-- a reverse step with a different variance (the true posterior's, not beta_t).
+- a reverse step with a different variance (the true posterior's, not beta_t);
+- the sampling loop around it, on a data distribution whose ideal denoiser is known exactly,
+  then on a small U-Net trained with the learner's schedule.
 
 Each check runs the learner's function on random inputs and compares it with a private
 reference. When the answer is wrong, it is also compared with the classic mistakes, so the hint
@@ -216,3 +218,128 @@ def check_reverse_step(reverse_step) -> None:
         _diagnose(got, _posterior_step(x_t, t, eps, betas, alphas, ab, z), mistakes,
                   f"reverse_step(..., t={t}, ...)")
     passed("reverse_step: the DDPM mean with the posterior's variance, zero at t = 0")
+
+
+# Exercise 5: the sampling loop. The check's "network" is the ideal noise predictor for data
+# that are Gaussian, N(MU, S^2) per pixel: E[eps | x_t] in closed form. A right loop turns pure
+# noise into samples with that mean and (nearly) that spread; each classic mistake leaves its
+# own trace in the steps the network is asked about or in the samples' statistics.
+S, SHAPE, N_SAMPLES = 0.5, (4, 4, 1), 2000
+MU = np.linspace(-0.6, 0.6, 16).reshape(1, *SHAPE)
+
+
+class _Recorder:
+    """The ideal noise predictor for N(MU, S^2) data; remembers what it was asked."""
+
+    def __init__(self, alpha_bars):
+        self.alpha_bars, self.steps, self.first_x = alpha_bars, [], None
+
+    def __call__(self, x_t, t):
+        x_t = np.asarray(x_t, dtype="float64")
+        t_arr = np.asarray(t)
+        expect(x_t.shape == (N_SAMPLES, *SHAPE), f"eps_model was given x of shape {x_t.shape}; "
+               f"expected (n, *shape) = {(N_SAMPLES, *SHAPE)}, the current images.")
+        expect(t_arr.ndim == 0 or t_arr.shape == (N_SAMPLES,),
+               f"eps_model was given t of shape {t_arr.shape}: pass the step as one int or as "
+               "one step per image, np.full(n, t).")
+        expect(np.all(t_arr == t_arr.flat[0]), "eps_model was given different steps for the "
+               "images of one batch: all images are at the same step t of the loop.")
+        step = int(t_arr.flat[0])
+        expect(0 <= step < len(self.alpha_bars), f"eps_model was asked about step {step}; steps "
+               f"run over 0 .. T-1 = {len(self.alpha_bars) - 1}.")
+        if self.first_x is None:
+            self.first_x = x_t
+        self.steps.append(step)
+        a = self.alpha_bars[step]
+        return np.sqrt(1 - a) / (a * S ** 2 + 1 - a) * (x_t - np.sqrt(a) * MU)
+
+
+def _run_sampler(sample, seed):
+    betas, alphas, ab = _schedule()
+    model, calls = _Recorder(ab), []
+
+    def step(x_t, t, eps_pred, b, a, a_bar, z):
+        calls.append(int(t))
+        return _posterior_step(np.asarray(x_t, "float64"), int(t), np.asarray(eps_pred),
+                               betas, alphas, ab, np.asarray(z, "float64"))
+
+    out = sample(model, step, (betas, alphas, ab), N_SAMPLES, SHAPE, np.random.default_rng(seed))
+    return require(out, "sample(...)"), model, calls
+
+
+@guarded
+def check_sampler(sample) -> None:
+    """The loop from pure noise at step T-1 down to step 0, a fresh z at each step."""
+    require(sample, "sample")
+    out, model, calls = _run_sampler(sample, seed=0)
+    T_ = len(_schedule()[0])
+    expect(model.steps, "sample never called eps_model: at every step, ask it for the noise in "
+           "the current images, eps_model(x, t).")
+    expect(calls, "sample never called `step`: use the reverse step it is given "
+           "(step(x, t, eps, betas, alphas, alpha_bars, z)), so that any step can be plugged in.")
+    first = model.first_x
+    expect(abs(first.std() - 1) < 0.1 and abs(first.mean()) < 0.1,
+           f"The loop starts from images with mean {first.mean():.2f} and spread "
+           f"{first.std():.2f}: start from pure noise, rng.normal(size=(n, *shape)) (mean 0, "
+           "spread 1), what the noisiest step looks like.")
+    want = list(range(T_ - 1, -1, -1))
+    if model.steps != want:
+        asked = model.steps
+        shown = (f"{asked[:3]} ... {asked[-3:]}" if len(asked) > 6 else str(asked))
+        expect(not (asked and asked[0] < asked[-1]),
+               f"The loop runs forward (steps {shown}): sampling goes backward, from step T-1 "
+               "(pure noise) down to step 0, range(T - 1, -1, -1).")
+        expect(asked != want[:-1], "The loop stops at step 1: the last step, t = 0, is the one "
+               "that removes the final bit of noise. range(T - 1, -1, -1) includes 0.")
+        expect(asked != want[1:], "The loop starts at step T-2: pure noise is step T-1, the "
+               "first step of the loop. range(T - 1, -1, -1).")
+        expect(False, f"eps_model was asked about steps {shown} ({len(asked)} calls); expected "
+               f"each step once, {T_ - 1} down to 0.")
+    expect(calls == want, f"`step` was called for steps {calls[:3]}...; expected the same steps "
+           "as eps_model, each once, with the eps_model's prediction for that step.")
+    x = _as_array(out, "sample(...)")
+    expect(x.shape == (N_SAMPLES, *SHAPE), f"sample returned shape {x.shape}; expected "
+           f"(n, *shape) = {(N_SAMPLES, *SHAPE)}: the images after the last step.")
+    expect(np.all(np.isfinite(x)), "sample returned NaN or inf.")
+    mean_err, spread = float(np.abs(x.mean(0) - MU[0]).max()), float(x.std(0).mean())
+    expect(spread < 1.5, f"The samples spread {spread:.2f} around their mean, the data only "
+           f"{S}: is the same z used at every step? Draw a fresh one inside the loop, "
+           "rng.normal(size=x.shape).")
+    expect(spread > 0.15, f"The samples spread only {spread:.2f} around their mean (the data: "
+           f"{S}): the step needs fresh noise z from rng.normal, not zeros. Without it every "
+           "sample drifts to the same average image.")
+    expect(mean_err < 0.1 and 0.4 < spread < 0.6,
+           f"The samples do not follow the data (mean off by up to {mean_err:.2f}, spread "
+           f"{spread:.2f}, data {S}). Does each step use the image the previous step returned?")
+    again = _as_array(_run_sampler(sample, seed=0)[0], "sample(...)")
+    expect(np.array_equal(x, again), "Two runs with the same rng give different images: draw "
+           "all randomness from the `rng` argument (rng.normal), not np.random, so that a seed "
+           "reproduces a sample.")
+    passed(f"sample: pure noise, steps {T_ - 1} down to 0, fresh noise each step; on data "
+           f"N(mu, {S}^2) with the ideal denoiser the samples have mean within {mean_err:.2f} "
+           f"of mu and spread {spread:.2f}")
+
+
+@guarded
+def check_samples(images, max_ratio: float, seed: int = 0):
+    """Images from the trained U-Net and the learner's sampler beat pure noise on the reference
+    scorer's Fréchet distance by the factor ``max_ratio``. Returns (score, noise_score)."""
+    from .. import metrics
+
+    x = _as_array(images, "images")
+    expect(x.ndim == 4 and x.shape[-1] == 1 and len(x) >= 2, f"images has shape {x.shape}; "
+           "expected (n, height, width, 1), n >= 2.")
+    expect(np.all(np.isfinite(x)), "images contain NaN or inf: did the sampler pass its check?")
+    expect(x.min() >= 0 and x.max() <= 1, f"images go from {x.min():.2f} to {x.max():.2f}: "
+           "convert the sampler's [-1, 1] to [0, 1] with (x + 1) / 2 and clip.")
+    scorer = metrics.reference_scorer()
+    score = scorer.score(x)
+    noise = np.clip((np.random.default_rng(seed).normal(size=x.shape) + 1) / 2, 0, 1)
+    noise_score = scorer.score(noise.astype("float32"))
+    expect(score.frechet <= max_ratio * noise_score.frechet,
+           f"Fréchet distance {score.frechet:.1f}, pure noise {noise_score.frechet:.1f}: the "
+           f"samples should score at most {max_ratio:g} times the noise. Did every check above "
+           "pass, and did the training loss go down?")
+    passed(f"samples: Fréchet {score.frechet:.1f}, pure noise {noise_score.frechet:.1f} "
+           f"(at most {max_ratio:g} times the noise's)")
+    return score, noise_score
