@@ -79,6 +79,20 @@ def dcgan_discriminator(image_shape=(28, 28, 1), width: int = 32, dropout: float
     ], name="dcgan_discriminator")
 
 
+def discriminator_loss(p_real, p_fake, label_smoothing: float = 0.0):
+    """The discriminator's binary cross-entropy: real images -> 1 (``1 - label_smoothing``),
+    fakes -> 0. ``p_real``, ``p_fake``: its probabilities that each image is real."""
+    bce = keras.losses.BinaryCrossentropy()
+    return (bce(keras.ops.ones_like(p_real) * (1.0 - label_smoothing), p_real)
+            + bce(keras.ops.zeros_like(p_fake), p_fake))
+
+
+def generator_loss(p_fake):
+    """The generator's non-saturating loss: fakes labelled "real" (1), that is -log D(G(z)),
+    which still pushes when the discriminator is sure (D(G(z)) near 0)."""
+    return keras.losses.BinaryCrossentropy()(keras.ops.ones_like(p_fake), p_fake)
+
+
 class GAN(keras.Model):
     """A GAN as one ``keras.Model`` with a custom ``train_step``: ``gan.fit(images)`` trains it.
 
@@ -98,7 +112,6 @@ class GAN(keras.Model):
         self.discriminator = discriminator
         self.latent_dim = latent_dim
         self.label_smoothing = label_smoothing
-        self.bce = keras.losses.BinaryCrossentropy()
         self.seed = keras.random.SeedGenerator(1337)
         self.trackers = {name: keras.metrics.Mean(name=name)
                          for name in ("d_loss", "g_loss", "d_real", "d_fake")}
@@ -132,8 +145,7 @@ class GAN(keras.Model):
         with tf.GradientTape() as tape:
             p_real = self.discriminator(real, training=True)
             p_fake = self.discriminator(fake, training=True)
-            d_loss = (self.bce(keras.ops.ones_like(p_real) * (1.0 - self.label_smoothing), p_real)
-                      + self.bce(keras.ops.zeros_like(p_fake), p_fake))
+            d_loss = discriminator_loss(p_real, p_fake, self.label_smoothing)
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
 
@@ -141,7 +153,7 @@ class GAN(keras.Model):
         noise = keras.random.normal((n, self.latent_dim), seed=self.seed)
         with tf.GradientTape() as tape:
             p_fooled = self.discriminator(self.generator(noise, training=True), training=True)
-            g_loss = self.bce(keras.ops.ones_like(p_fooled), p_fooled)
+            g_loss = generator_loss(p_fooled)
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
 
@@ -214,14 +226,13 @@ def confident_discriminator(make_generator, make_discriminator, latent_dim: int,
     g = make_generator(latent_dim, images.shape[1])
     d = make_discriminator(images.shape[1])
     opt = keras.optimizers.Adam(5e-4, beta_1=0.5)
-    bce = keras.losses.BinaryCrossentropy()
 
     @tf.function
     def step(real):
         fake = g(tf.random.normal((tf.shape(real)[0], latent_dim)))
         with tf.GradientTape() as tape:
             p_real, p_fake = d(real, training=True), d(fake, training=True)
-            loss = bce(tf.ones_like(p_real), p_real) + bce(tf.zeros_like(p_fake), p_fake)
+            loss = discriminator_loss(p_real, p_fake)
         opt.apply(tape.gradient(loss, d.trainable_variables), d.trainable_variables)
 
     rng = np.random.default_rng(seed)
