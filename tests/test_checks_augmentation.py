@@ -137,3 +137,23 @@ def test_camera_pipeline_trains_both_models_and_holds_the_margin_and_the_drop(ca
     with pytest.raises(LabCheckError, match="on the old camera's images"):
         checks.check_camera_pipeline(augment(), clothes, new, epochs=1, margin=-1.0,
                                      max_drop=drop - 0.01)
+
+
+def test_camera_baseline_is_trained_once_and_the_cache_changes_nothing(capsys):
+    from cvbook import data
+
+    clothes = _clothes()
+    new = data.new_camera(clothes.x_test, seed=1)
+
+    def run():
+        keras.utils.set_random_seed(0)
+        return checks.check_camera_pipeline(keras.Sequential([layers.GaussianNoise(0.2)]),
+                                            clothes, new, epochs=1, margin=-1.0, max_drop=1.0)
+
+    checks._BASELINES.clear()
+    first = run()
+    assert "trained earlier" not in capsys.readouterr().out
+    second = run()
+    assert "(1 epochs, trained earlier)" in capsys.readouterr().out
+    checks._BASELINES.clear()
+    assert first == second == run(), "seeded: the cached baseline is the one a retrain gives"
