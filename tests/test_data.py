@@ -120,3 +120,68 @@ def test_seeding_copies_only_what_is_missing(tmp_path, monkeypatch):
     assert data.seed_keras_cache("fashion_mnist") == []  # nothing left to copy
     (system / "train-images-idx3-ubyte.gz").unlink()  # an incomplete system copy is not used
     assert data.system_copy("fashion_mnist") is None
+
+
+# --- detection scenes -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def train_scenes():
+    return data.scenes(300, split="train", seed=0)
+
+
+def test_scenes_layout_and_valid_boxes(train_scenes):
+    s, n, size = train_scenes, 300, 64
+    assert s.images.shape == (n, size, size, 1) and s.images.dtype == np.float32
+    assert s.boxes.shape == (n, 4, 4) and s.labels.shape == (n, 4) and s.masks.shape == (n, 64, 64)
+    assert 0.0 <= s.images.min() and s.images.max() <= 1.0
+    real = s.labels >= 0
+    assert set(np.unique(s.counts)) == {1, 2, 3, 4}
+    assert np.all(s.boxes[~real] == -1) and np.all(s.sources[~real] == -1)
+    b = s.boxes[real]
+    assert np.all(b[:, 2] > b[:, 0]) and np.all(b[:, 3] > b[:, 1])
+    assert b.min() >= 0 and b[:, 2:].max() <= size
+    sides = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    assert sides.max() <= 0.6 * size + 1 and sides.min() >= 5
+
+
+def test_scenes_masks_lie_in_their_boxes(train_scenes):
+    """Every visible garment pixel carries its class and lies in a box of that class; every
+    garment shows pixels of its class inside its box."""
+    s = train_scenes
+    for i in range(len(s)):
+        inside = np.zeros((len(s.class_names) + 1, 64, 64), bool)
+        for box, label in zip(s.boxes[i], s.labels[i]):
+            if label < 0:
+                continue
+            x1, y1, x2, y2 = box.astype(int)
+            inside[label + 1, y1:y2, x1:x2] = True
+            assert (s.masks[i, y1:y2, x1:x2] == label + 1).any(), f"scene {i}: garment hidden"
+        rows, cols = np.nonzero(s.masks[i])
+        assert inside[s.masks[i][rows, cols], rows, cols].all(), f"scene {i}: stray mask pixel"
+
+
+def test_scenes_draw_each_split_from_its_own_images(train_scenes):
+    ds = data.load("fashion_mnist")
+    test = data.scenes(200, split="test", seed=0)
+    for scenes, y in ((train_scenes, ds.y_train), (test, ds.y_test)):
+        real = scenes.labels >= 0
+        assert np.array_equal(scenes.labels[real], y[scenes.sources[real]])
+    assert test.sources.max() < len(ds.y_test) <= train_scenes.sources.max()
+
+
+def test_scenes_are_deterministic_by_seed(train_scenes):
+    again = data.scenes(300, split="train", seed=0)
+    other = data.scenes(300, split="train", seed=1)
+    for name in ("images", "boxes", "labels", "masks", "sources"):
+        assert np.array_equal(getattr(train_scenes, name), getattr(again, name))
+    assert not np.array_equal(train_scenes.boxes, other.boxes)
+
+
+def test_scenes_overlap_at_most_max_overlap(train_scenes):
+    from keras.utils import bounding_boxes
+
+    for boxes, labels in zip(train_scenes.boxes, train_scenes.labels):
+        b = boxes[labels >= 0]
+        iou = np.array(bounding_boxes.compute_iou(b, b, "xyxy"))
+        np.fill_diagonal(iou, 0)
+        assert iou.max() <= 0.15 + 1e-6

@@ -100,3 +100,22 @@ def test_step_log_prints_first_last_and_a_few_between(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[1] for line in lines] == ["1/10", "5/10", "10/10"]
     assert "loss 0.1000" in lines[-1]
+
+
+def test_show_scenes_draws_one_labelled_box_per_garment(figure):
+    from matplotlib import patches
+
+    images = np.zeros((3, 32, 32, 1), "float32")
+    boxes = np.full((3, 2, 4), -1.0, "float32")
+    labels = np.full((3, 2), -1)
+    boxes[0, :2], labels[0, :2] = [[1, 2, 10, 12], [5, 5, 30, 31]], [3, 0]
+    boxes[2, 0], labels[2, 0] = [0, 0, 32, 32], 9
+    plots.show_scenes(images, boxes, labels, [str(c) for c in range(10)], scores=np.ones((3, 2)))
+    fig = plt.gcf()
+    drawn = [(p.get_xy(), p.get_width()) for ax in fig.axes for p in ax.patches
+             if isinstance(p, patches.Rectangle)]
+    assert len(drawn) == 3 and drawn[0] == ((0.5, 1.5), 9.0)
+    assert sorted(t.get_text() for ax in fig.axes for t in ax.texts) == ["0 1.00", "3 1.00",
+                                                                           "9 1.00"]
+    with pytest.raises(ValueError, match="boxes \\(n, k, 4\\)"):
+        plots.show_scenes(images, boxes[:, :, :2], labels)

@@ -308,3 +308,143 @@ def new_camera(images, seed: int = 0) -> np.ndarray:
     turned = np.asarray(turn(images, training=True))
     noise = np.random.default_rng(seed).normal(0.0, 0.2, images.shape).astype("float32")
     return np.clip(turned + noise, 0.0, 1.0).astype("float32")
+
+
+@dataclass
+class Scenes:
+    """Detection scenes (:func:`scenes`): canvases with garments, their boxes, labels, masks.
+
+    ``boxes``: ``(n, max_objects, 4)`` float32, pixel corners ``[x1, y1, x2, y2]`` (Keras'
+    ``"xyxy"`` format; ``x2``, ``y2`` one past the last pixel), padded with -1 like ``labels``
+    ``(n, max_objects)`` int32 (-1: no garment), the layout Keras' preprocessing layers take as
+    ``{"boxes": ..., "labels": ...}``. ``masks``: ``(n, size, size)`` int32, 0 for background
+    and ``class + 1`` where a garment is visible. ``sources``: the index of each garment's
+    image in its split (-1 pad), so the split a scene came from can be checked.
+    """
+
+    images: np.ndarray
+    boxes: np.ndarray
+    labels: np.ndarray
+    masks: np.ndarray
+    sources: np.ndarray
+    split: str
+    class_names: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Garments per scene."""
+        return (self.labels >= 0).sum(axis=1)
+
+    def bounding_boxes(self) -> dict:
+        """``{"boxes", "labels"}``: what Keras' preprocessing layers take with the images."""
+        return {"boxes": self.boxes, "labels": self.labels}
+
+    def __repr__(self) -> str:
+        return (f"{len(self)} {self.split} scenes of {self.images.shape[1]}x"
+                f"{self.images.shape[2]}, {int(self.counts.sum())} garments")
+
+
+def _box_iou(box, others) -> np.ndarray:
+    """IoU of one xyxy box with each of ``others`` (k, 4): the placement rule only."""
+    x1 = np.maximum(box[0], others[:, 0])
+    y1 = np.maximum(box[1], others[:, 1])
+    x2 = np.minimum(box[2], others[:, 2])
+    y2 = np.minimum(box[3], others[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
+    return inter / (area(box) + area(others) - inter)
+
+
+def scenes(n: int, split: str = "train", seed: int = 0, size: int = 64, min_objects: int = 1,
+           max_objects: int = 4, scale=(0.3, 0.6), max_overlap: float = 0.15,
+           noise: float = 0.05, clutter: int = 4) -> Scenes:
+    """``n`` detection scenes built from real Fashion-MNIST garments of one ``split``.
+
+    Each scene is a ``size`` x ``size`` grey canvas with Gaussian noise (standard deviation
+    ``noise``) and ``clutter`` small fragments cut from other garments, dimmed. On it go
+    ``min_objects`` to ``max_objects`` garments, each resized to a side of ``scale`` (fraction
+    of ``size``, drawn uniformly) at a random position; a garment whose box overlaps an earlier
+    one by more than ``max_overlap`` (IoU) is placed elsewhere, and later garments lie on top.
+    A box is the tight box around the garment's own pixels (brighter than 0.1), also where a
+    later garment covers part of it. Training scenes use only training images and test scenes
+    only test images. Deterministic for a given ``seed``.
+    """
+    n = args.integer(n, "n", 1, error=DatasetError)
+    split = args.choice(split, "split", ("train", "test"), error=DatasetError)
+    seed = args.integer(seed, "seed", 0, error=DatasetError)
+    size = args.integer(size, "size", 16, 512, error=DatasetError)
+    min_objects = args.integer(min_objects, "min_objects", 0, error=DatasetError)
+    max_objects = args.integer(max_objects, "max_objects", max(1, min_objects),
+                               error=DatasetError)
+    if not (isinstance(scale, (tuple, list)) and len(scale) == 2
+            and 0 < float(scale[0]) <= float(scale[1]) <= 1):
+        raise DatasetError(f"scale must be (smallest, largest) garment side as a fraction of "
+                           f"the canvas, 0 < smallest <= largest <= 1; got {scale!r}")
+    max_overlap = args.number(max_overlap, "max_overlap", 0.0, 1.0, error=DatasetError)
+    noise = args.number(noise, "noise", 0.0, 1.0, error=DatasetError)
+    clutter = args.integer(clutter, "clutter", 0, error=DatasetError)
+    smallest = max(4, int(round(float(scale[0]) * size)))
+    largest = max(smallest, int(round(float(scale[1]) * size)))
+    # An area rule of thumb: the smallest garments must be able to tile the canvas with room.
+    if max_objects * smallest ** 2 > 0.6 * size ** 2:
+        raise DatasetError(f"max_objects={max_objects} garments of at least {smallest}x"
+                           f"{smallest} pixels do not fit on a {size}x{size} canvas without "
+                           f"large overlaps: lower max_objects or scale, or raise size")
+
+    from PIL import Image
+
+    ds = load("fashion_mnist")
+    pool_x, pool_y = (ds.x_train, ds.y_train) if split == "train" else (ds.x_test, ds.y_test)
+    pool = pool_x[..., 0]
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, size, size, 1), "float32")
+    masks = np.zeros((n, size, size), "int32")
+    boxes = np.full((n, max_objects, 4), -1.0, "float32")
+    labels = np.full((n, max_objects), -1, "int32")
+    sources = np.full((n, max_objects), -1, "int64")
+    resized = {}
+
+    def garment(index: int, side: int) -> np.ndarray:
+        key = (index, side)
+        if key not in resized:
+            img = Image.fromarray((pool[index] * 255).astype("uint8"))
+            resized[key] = np.asarray(img.resize((side, side), Image.BILINEAR),
+                                      "float32") / 255.0
+        return resized[key]
+
+    for i in range(n):
+        canvas = np.clip(rng.normal(0.0, noise, (size, size)), 0, 1).astype("float32")
+        for _ in range(clutter):  # a fragment of some garment, dimmed
+            side = int(rng.integers(4, max(5, smallest // 2)))
+            src = pool[int(rng.integers(len(pool)))]
+            r, c = rng.integers(0, 28 - side, 2)
+            top, left = rng.integers(0, size - side, 2)
+            canvas[top:top + side, left:left + side] = np.maximum(
+                canvas[top:top + side, left:left + side], 0.5 * src[r:r + side, c:c + side])
+        placed = 0
+        for _ in range(int(rng.integers(min_objects, max_objects + 1))):
+            for _attempt in range(50):
+                index = int(rng.integers(len(pool)))
+                side = int(rng.integers(smallest, largest + 1))
+                img = garment(index, side)
+                on = img > 0.1
+                if not on.any():
+                    continue
+                top, left = (int(v) for v in rng.integers(0, size - side + 1, 2))
+                rows, cols = np.nonzero(on)
+                box = np.array([left + cols.min(), top + rows.min(),
+                                left + cols.max() + 1, top + rows.max() + 1], "float32")
+                if placed and _box_iou(box, boxes[i, :placed]).max() > max_overlap:
+                    continue
+                window = canvas[top:top + side, left:left + side]
+                window[on] = img[on]
+                masks[i, top:top + side, left:left + side][on] = pool_y[index] + 1
+                boxes[i, placed], labels[i, placed] = box, pool_y[index]
+                sources[i, placed] = index
+                placed += 1
+                break
+        images[i, ..., 0] = canvas
+    return Scenes(images, boxes, labels, masks, sources, split, list(ds.class_names))

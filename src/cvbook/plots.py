@@ -139,3 +139,45 @@ def glue(**values) -> None:
     for name, value in values.items():
         myst_glue(name, float(value) if isinstance(value, (int, float, np.floating)) else value,
                   display=False)
+
+
+def show_scenes(images, boxes, labels, class_names=None, ncols: int = 4, size: float = 2.2,
+                title: str | None = None, scores=None):
+    """Detection scenes with their boxes drawn and labelled: ``boxes`` ``(n, k, 4)`` in pixel
+    ``xyxy``, ``labels`` ``(n, k)`` (-1: padding, not drawn), optional ``scores`` ``(n, k)``
+    printed after the class name (predictions). One colour per class."""
+    from matplotlib import patches
+
+    images = np.asarray(images, "float32")
+    boxes, labels = np.asarray(boxes, "float32"), np.asarray(labels)
+    if images.ndim != 4 or boxes.shape[:1] != images.shape[:1] or boxes.shape[-1:] != (4,) \
+            or labels.shape != boxes.shape[:2]:
+        raise ValueError(f"show_scenes needs images (n, H, W, C), boxes (n, k, 4) and labels "
+                         f"(n, k); got {images.shape}, {boxes.shape}, {labels.shape}")
+    n = len(images)
+    ncols = max(1, min(int(ncols), n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows
+                                                     + (0.3 if title else 0)), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(images[i, ..., 0] if images.shape[-1] == 1 else images[i], cmap="gray",
+                  vmin=0, vmax=1)
+        for j in np.flatnonzero(labels[i] >= 0):
+            x1, y1, x2, y2 = boxes[i, j]
+            c = int(labels[i, j])
+            colour = colours(c % 10)
+            ax.add_patch(patches.Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False,
+                                           edgecolor=colour, linewidth=1.2))
+            text = class_names[c] if class_names is not None else str(c)
+            if scores is not None:
+                text += f" {float(scores[i][j]):.2f}"
+            ax.text(x1 - 0.5, y1 - 1, text, color="white", fontsize=6,
+                    bbox=dict(facecolor=colour, edgecolor="none", pad=0.5))
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    plt.show()
