@@ -1,0 +1,210 @@
+"""Object detection: a CenterNet-style detector on a feature map, and COCO mean average precision.
+
+The detection chapter prints these with :func:`cvbook.plots.show_source`; its lab asks the
+learner to write the box arithmetic (IoU, non-max suppression, target encoding, decoding) by
+hand and checks it against the functions here.
+
+The detector is *anchor-free*, after CenterNet (Zhou et al., 2019, "Objects as Points"): each
+garment is the peak of a heatmap at its centre, one heatmap channel per class, on a grid
+``stride`` pixels apart; at that peak two more maps give the box's width and height and the
+centre's offset inside its grid cell. Decoding keeps the peaks (a cell that is the maximum of
+its 3x3 neighbourhood), the best ``max_detections`` of them, as boxes.
+
+Boxes are pixel corners ``[x1, y1, x2, y2]`` (Keras' ``"xyxy"``), padded with label -1, as
+:func:`cvbook.data.scenes` makes them. Importing this module imports Keras.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from . import args
+
+HEATMAP_PRIOR = 0.01  # the heatmap's initial output: few cells hold a centre (RetinaNet's trick)
+
+
+def _boxes_and_labels(boxes, labels, name="boxes"):
+    boxes = np.asarray(boxes, dtype="float32")
+    labels = np.asarray(labels)
+    if boxes.ndim != 3 or boxes.shape[-1] != 4 or labels.shape != boxes.shape[:2]:
+        raise ValueError(f"{name} must be (n, k, 4) xyxy boxes with labels (n, k) (-1: none); "
+                         f"got {boxes.shape} and {labels.shape}")
+    real = labels >= 0
+    bad = real & ((boxes[..., 2] <= boxes[..., 0]) | (boxes[..., 3] <= boxes[..., 1]))
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(f"{name}[{i}, {j}] = {boxes[i, j].tolist()}: an xyxy box needs "
+                         f"x2 > x1 and y2 > y1 (is it in another format, xywh?)")
+    return boxes, labels.astype("int32"), real
+
+
+def gaussian_sigmas(widths, heights, stride: int):
+    """The spread of a centre's Gaussian on the grid, per axis: a sixth of the box's extent in
+    grid cells (so the bump fades out near the box's edges), at least half a cell."""
+    return (np.maximum(np.asarray(widths) / stride / 6, 0.5),
+            np.maximum(np.asarray(heights) / stride / 6, 0.5))
+
+
+def encode(boxes, labels, image_size: int, stride: int, num_classes: int):
+    """The detector's training targets for a batch of scenes.
+
+    Returns ``heatmap`` ``(n, g, g, num_classes)`` (g = image_size / stride): a Gaussian bump
+    with peak 1 at each garment's centre cell in its class's channel; ``sizes`` ``(n, g, g, 2)``:
+    the box's width and height in pixels, at the centre cell; ``offsets`` ``(n, g, g, 2)``: where
+    the centre lies inside that cell (0-1, x then y); ``centres`` ``(n, g, g)``: 1 at centre
+    cells, where the size and offset losses count.
+    """
+    boxes, labels, real = _boxes_and_labels(boxes, labels)
+    image_size = args.integer(image_size, "image_size", 1)
+    stride = args.integer(stride, "stride", 1)
+    num_classes = args.integer(num_classes, "num_classes", 1)
+    if image_size % stride:
+        raise ValueError(f"image_size {image_size} must be a multiple of stride {stride}")
+    g = image_size // stride
+    n = len(boxes)
+    heatmap = np.zeros((n, g, g, num_classes), "float32")
+    sizes = np.zeros((n, g, g, 2), "float32")
+    offsets = np.zeros((n, g, g, 2), "float32")
+    centres = np.zeros((n, g, g), "float32")
+    grid = np.arange(g, dtype="float32")
+    for i, j in zip(*np.nonzero(real)):
+        x1, y1, x2, y2 = boxes[i, j]
+        cx, cy = (x1 + x2) / 2 / stride, (y1 + y2) / 2 / stride  # centre, in grid units
+        col, row = min(int(cx), g - 1), min(int(cy), g - 1)
+        sx, sy = gaussian_sigmas(x2 - x1, y2 - y1, stride)
+        bump = np.exp(-((grid[None, :] - col) ** 2 / (2 * sx ** 2)
+                        + (grid[:, None] - row) ** 2 / (2 * sy ** 2)))
+        c = labels[i, j]
+        heatmap[i, :, :, c] = np.maximum(heatmap[i, :, :, c], bump)
+        sizes[i, row, col] = (x2 - x1, y2 - y1)
+        offsets[i, row, col] = (cx - col, cy - row)
+        centres[i, row, col] = 1.0
+    return heatmap, sizes, offsets, centres
+
+
+def decode(heatmap, sizes, offsets, stride: int, max_detections: int = 20,
+           min_score: float = 0.05):
+    """Boxes from the detector's maps: keep the cells that are the maximum of their 3x3
+    neighbourhood in their class's heatmap (CenterNet's replacement for non-max suppression),
+    take the ``max_detections`` best above ``min_score``, and read each box's size and centre
+    offset at its cell. Returns ``(boxes, labels, scores)``, ``(n, max_detections, ...)``,
+    padded with label -1 and score 0; boxes are clipped to the image."""
+    stride = args.integer(stride, "stride", 1)
+    max_detections = args.integer(max_detections, "max_detections", 1)
+    heatmap = tf.convert_to_tensor(heatmap, "float32")
+    n, g, _, c = heatmap.shape
+    peaks = tf.where(heatmap == tf.nn.max_pool2d(heatmap, 3, 1, "SAME"), heatmap, 0.0)
+    scores, index = tf.math.top_k(tf.reshape(peaks, (n, -1)), k=min(max_detections, g * g * c))
+    scores, index = scores.numpy(), index.numpy()
+    cell, label = index // c, index % c
+    row, col = cell // g, cell % g
+    sizes, offsets = np.asarray(sizes), np.asarray(offsets)
+    batch = np.arange(n)[:, None]
+    w, h = sizes[batch, row, col, 0], sizes[batch, row, col, 1]
+    cx = (col + offsets[batch, row, col, 0]) * stride
+    cy = (row + offsets[batch, row, col, 1]) * stride
+    limit = g * stride
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], -1).clip(0, limit)
+    keep = scores >= min_score
+    boxes = np.where(keep[..., None], boxes, -1.0).astype("float32")
+    labels = np.where(keep, label, -1).astype("int32")
+    return boxes, labels, np.where(keep, scores, 0.0).astype("float32")
+
+
+def focal_loss(heatmap_true, heatmap_pred, alpha: float = 2.0, beta: float = 4.0):
+    """CenterNet's penalty-reduced focal loss, summed over cells and divided by the number of
+    centres. At a centre (target 1) the loss is ``-(1 - p)^alpha log p``; elsewhere
+    ``-(1 - y)^beta p^alpha log(1 - p)``: cells near a centre (y close to 1) are barely
+    penalised for a high score, and the ``p^alpha`` factor makes the thousands of easy
+    background cells count for little."""
+    p = keras.ops.clip(heatmap_pred, 1e-6, 1 - 1e-6)
+    y = heatmap_true
+    at_centre = keras.ops.cast(y >= 1.0 - 1e-6, p.dtype)
+    pos = at_centre * (1 - p) ** alpha * keras.ops.log(p)
+    neg = (1 - at_centre) * (1 - y) ** beta * p ** alpha * keras.ops.log(1 - p)
+    n_centres = keras.ops.maximum(keras.ops.sum(at_centre), 1.0)
+    return -keras.ops.sum(pos + neg) / n_centres
+
+
+def centernet(backbone, num_classes: int, width: int = 64, name: str = "centernet"):
+    """A detector on a backbone built by :func:`cvbook.transfer.resnet`: its stride-8 features
+    (``stage3``) upsampled and joined with its stride-4 features (``stage2``), then three heads
+    on that 4-pixel grid: ``heatmap`` (sigmoid, one channel per class), ``size`` (width, height
+    in pixels) and ``offset`` (sigmoid: the centre inside its cell)."""
+    num_classes = args.integer(num_classes, "num_classes", 1)
+    width = args.integer(width, "width", 1)
+    stride4 = backbone.get_layer("stage2_block1_out").output
+    stride8 = backbone.get_layer("stage3_block1_out").output
+    features = keras.Model(backbone.input, [stride4, stride8], name="features")
+
+    images = keras.Input(backbone.input_shape[1:], name="images")
+    fine, coarse = features(images)
+    x = layers.Concatenate()([fine, layers.UpSampling2D(2, interpolation="bilinear")(coarse)])
+    x = layers.Conv2D(width, 3, padding="same", activation="relu", name="neck")(x)
+
+    def head(channels, activation, bias=0.0, name=""):
+        h = layers.Conv2D(width, 3, padding="same", activation="relu", name=f"{name}_conv")(x)
+        return layers.Conv2D(channels, 1, activation=activation, name=name,
+                             bias_initializer=keras.initializers.Constant(bias))(h)
+
+    prior_logit = float(np.log(HEATMAP_PRIOR / (1 - HEATMAP_PRIOR)))
+    outputs = {"heatmap": head(num_classes, "sigmoid", prior_logit, "heatmap"),
+               "size": head(2, "relu", name="size"),
+               "offset": head(2, "sigmoid", name="offset")}
+    return keras.Model(images, outputs, name=name)
+
+
+def coco_map(true_boxes, true_labels, boxes, labels, scores, num_classes: int) -> dict:
+    """COCO-style mean average precision from ``pycocotools``, the field's reference evaluator:
+    ``map`` (IoU thresholds 0.50:0.95), ``map50`` (IoU 0.5) and ``per_class`` AP at 0.50:0.95
+    (NaN for a class absent from the ground truth). No detections at all score 0."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    true_boxes, true_labels, real = _boxes_and_labels(true_boxes, true_labels, "true_boxes")
+    boxes, labels, found = _boxes_and_labels(boxes, labels, "boxes")
+    scores = np.asarray(scores, "float32")
+    if len(boxes) != len(true_boxes) or scores.shape != labels.shape:
+        raise ValueError(f"boxes {boxes.shape}, labels {labels.shape} and scores "
+                         f"{scores.shape} must cover the same {len(true_boxes)} images")
+    num_classes = args.integer(num_classes, "num_classes", 1)
+
+    def xywh(b):
+        return [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]
+
+    annotations = [{"id": k + 1, "image_id": int(i), "category_id": int(true_labels[i, j]),
+                    "bbox": xywh(true_boxes[i, j]), "iscrowd": 0,
+                    "area": float((true_boxes[i, j, 2] - true_boxes[i, j, 0])
+                                  * (true_boxes[i, j, 3] - true_boxes[i, j, 1]))}
+                   for k, (i, j) in enumerate(zip(*np.nonzero(real)))]
+    empty = {"map": 0.0, "map50": 0.0,
+             "per_class": [0.0 if (true_labels == c).any() else float("nan")
+                           for c in range(num_classes)]}
+    if not found.any():
+        return empty
+    detections = [{"image_id": int(i), "category_id": int(labels[i, j]),
+                   "bbox": xywh(boxes[i, j]), "score": float(scores[i, j])}
+                  for i, j in zip(*np.nonzero(found))]
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints every stage
+        truth = COCO()
+        truth.dataset = {"images": [{"id": i} for i in range(len(true_boxes))],
+                         "annotations": annotations,
+                         "categories": [{"id": c} for c in range(num_classes)]}
+        truth.createIndex()
+        evaluation = COCOeval(truth, truth.loadRes(detections), "bbox")
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    # precision: [IoU threshold, recall, class, area range, max detections]; area "all",
+    # 100 detections; -1 where a class has no ground truth
+    precision = evaluation.eval["precision"][:, :, :, 0, -1]
+    per_class = [float(np.mean(p[p > -1])) if (p > -1).any() else float("nan")
+                 for p in np.moveaxis(precision, 2, 0)]
+    return {"map": float(evaluation.stats[0]), "map50": float(evaluation.stats[1]),
+            "per_class": per_class}

@@ -1,0 +1,72 @@
+"""The detection module: targets that decode back to the boxes, the focal loss's shape, the
+detector's grid, and pycocotools' mAP on known cases."""
+
+import numpy as np
+import pytest
+
+from cvbook import data, detection
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return data.scenes(40, split="test", seed=3)
+
+
+def test_encoded_targets_decode_back_to_the_boxes(scenes):
+    heat, sizes, offsets, centres = detection.encode(scenes.boxes, scenes.labels, 64, 4, 10)
+    assert heat.shape == (40, 16, 16, 10) and sizes.shape == offsets.shape == (40, 16, 16, 2)
+    assert centres.sum() == scenes.counts.sum()  # one centre cell per garment
+    assert heat.max() == 1.0 and np.isclose(heat[centres == 1].max(axis=-1), 1.0).all()
+    boxes, labels, scores = detection.decode(heat, sizes, offsets, stride=4, max_detections=4,
+                                             min_score=0.99)
+    result = detection.coco_map(scenes.boxes, scenes.labels, boxes, labels, scores, 10)
+    assert result["map"] > 0.99 and result["map50"] > 0.99
+
+
+def test_coco_map_on_known_cases(scenes):
+    truth = (scenes.boxes, scenes.labels)
+    ones = np.where(scenes.labels >= 0, 1.0, 0.0)
+    perfect = detection.coco_map(*truth, scenes.boxes, scenes.labels, ones, 10)
+    assert perfect["map"] == pytest.approx(1.0) and perfect["map50"] == pytest.approx(1.0)
+    shifted = scenes.boxes.copy()
+    shifted[scenes.labels >= 0] += 1.0  # every box a pixel off in x and y: IoU 0.6-0.9
+    off = detection.coco_map(*truth, shifted, scenes.labels, ones, 10)
+    assert off["map50"] == pytest.approx(1.0) and 0.3 < off["map"] < 0.95
+    wrong_class = np.where(scenes.labels >= 0, (scenes.labels + 1) % 10, -1)
+    assert detection.coco_map(*truth, scenes.boxes, wrong_class, ones, 10)["map"] == 0.0
+    none = detection.coco_map(*truth, np.full_like(scenes.boxes, -1),
+                              np.full_like(scenes.labels, -1), np.zeros_like(ones), 10)
+    assert none["map"] == 0.0 and none["map50"] == 0.0
+    present = set(scenes.labels[scenes.labels >= 0])
+    assert all(np.isnan(ap) == (c not in present) for c, ap in enumerate(none["per_class"]))
+
+
+def test_focal_loss_rewards_peaks_at_centres_and_ignores_easy_background(scenes):
+    heat = detection.encode(scenes.boxes, scenes.labels, 64, 4, 10)[0]
+    loss = lambda pred: float(detection.focal_loss(heat, pred))  # noqa: E731
+    assert loss(np.clip(heat, 0.01, 0.99)) < loss(np.full_like(heat, 0.01)) \
+        < loss(np.full_like(heat, 0.5))
+    assert loss(np.clip(heat, 1e-4, 1 - 1e-4)) < 0.1 * loss(np.full_like(heat, 0.01))
+
+
+def test_centernet_predicts_on_a_stride_4_grid():
+    from cvbook import transfer
+
+    backbone = transfer.resnet((64, 64, 1), 5).get_layer("backbone")
+    model = detection.centernet(backbone, 10, width=16)
+    out = model(np.zeros((2, 64, 64, 1), "float32"))
+    assert out["heatmap"].shape == (2, 16, 16, 10)
+    assert out["size"].shape == out["offset"].shape == (2, 16, 16, 2)
+    assert np.allclose(np.asarray(out["heatmap"]), detection.HEATMAP_PRIOR, atol=0.005)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: detection.encode([[[10, 10, 5, 20]]], [[1]], 64, 4, 10), "x2 > x1"),
+    (lambda: detection.encode([[10, 10, 5, 20]], [1], 64, 4, 10), "(n, k, 4)"),
+    (lambda: detection.encode([[[1, 1, 5, 5]]], [[1]], 64, 5, 10), "multiple of stride"),
+    (lambda: detection.coco_map([[[1, 1, 5, 5]]], [[0]], [[[1, 1, 5, 5]]], [[0]], [[1, 1]], 10),
+     "same 1 images"),
+])
+def test_bad_boxes_are_named(call, words):
+    with pytest.raises(ValueError, match=__import__("re").escape(words)):
+        call()
