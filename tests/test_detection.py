@@ -70,3 +70,25 @@ def test_centernet_predicts_on_a_stride_4_grid():
 def test_bad_boxes_are_named(call, words):
     with pytest.raises(ValueError, match=__import__("re").escape(words)):
         call()
+
+
+def test_detector_learns_boxes_beyond_an_untrained_one():
+    """A short training run on 300 scenes: the losses go down and mAP@0.5 on held-out scenes
+    rises well above the untrained detector's (which finds nothing above its prior)."""
+    import keras
+
+    import cvbook
+    from cvbook import transfer
+
+    cvbook.set_seed(0)
+    train, test = data.scenes(300, "train", seed=0), data.scenes(100, "test", seed=0)
+    targets = detection.encode(train.boxes, train.labels, 64, 4, 10)
+    backbone = transfer.resnet((64, 64, 1), 5, widths=(8, 16, 32)).get_layer("backbone")
+    model = detection.Detector(detection.centernet(backbone, 10, width=16))
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    before = detection.coco_map(test.boxes, test.labels, *model.detect(test.images), 10)
+    history = model.fit(train.images, targets, batch_size=32, epochs=6, verbose=0).history
+    after = detection.coco_map(test.boxes, test.labels, *model.detect(test.images), 10)
+    for name, ratio in (("heatmap", 0.7), ("size", 0.7), ("offset", 0.95)):
+        assert history[name][-1] < ratio * history[name][0], name
+    assert before["map50"] < 0.02 and after["map50"] > before["map50"] + 0.1, (before, after)

@@ -160,6 +160,57 @@ def centernet(backbone, num_classes: int, width: int = 64, name: str = "centerne
     return keras.Model(images, outputs, name=name)
 
 
+class Detector(keras.Model):
+    """A CenterNet detector for ``fit`` and ``detect``.
+
+    ``fit(images, encode(boxes, labels, ...))`` trains with a custom ``train_step``: the focal
+    loss on the heatmap, plus the L1 error of the box sizes (weighted by ``size_weight``: they
+    are in pixels) and of the centre offsets, both counted at centre cells only.
+    ``detect(images)`` returns ``(boxes, labels, scores)`` as :func:`decode` does.
+    """
+
+    def __init__(self, network, stride: int = 4, size_weight: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.network = network
+        self.stride = args.integer(stride, "stride", 1)
+        self.size_weight = args.number(size_weight, "size_weight", 0.0)
+        self.trackers = {name: keras.metrics.Mean(name=name)
+                         for name in ("loss", "heatmap", "size", "offset")}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def call(self, images, training=False):
+        return self.network(images, training=training)
+
+    def losses_of(self, out, heatmap, sizes, offsets, centres):
+        """The three losses of one batch: (heatmap, size, offset)."""
+        n = keras.ops.maximum(keras.ops.sum(centres), 1.0)
+        at_centres = centres[..., None]
+        return (focal_loss(heatmap, out["heatmap"]),
+                keras.ops.sum(at_centres * keras.ops.abs(out["size"] - sizes)) / n,
+                keras.ops.sum(at_centres * keras.ops.abs(out["offset"] - offsets)) / n)
+
+    def train_step(self, data):
+        images, (heatmap, sizes, offsets, centres) = data
+        with tf.GradientTape() as tape:
+            out = self.network(images, training=True)
+            parts = self.losses_of(out, heatmap, sizes, offsets, centres)
+            loss = parts[0] + self.size_weight * parts[1] + parts[2]
+        weights = self.network.trainable_weights
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        for name, value in zip(self.trackers, (loss, *parts)):
+            self.trackers[name].update_state(value)
+        return {name: t.result() for name, t in self.trackers.items()}
+
+    def detect(self, images, max_detections: int = 20, min_score: float = 0.05):
+        """Boxes, labels and scores for ``images`` (see :func:`decode`)."""
+        out = self.network.predict(np.asarray(images, "float32"), batch_size=128, verbose=0)
+        return decode(out["heatmap"], out["size"], out["offset"], self.stride,
+                      max_detections, min_score)
+
+
 def coco_map(true_boxes, true_labels, boxes, labels, scores, num_classes: int) -> dict:
     """COCO-style mean average precision from ``pycocotools``, the field's reference evaluator:
     ``map`` (IoU thresholds 0.50:0.95), ``map50`` (IoU 0.5) and ``per_class`` AP at 0.50:0.95
