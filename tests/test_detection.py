@@ -92,3 +92,31 @@ def test_detector_learns_boxes_beyond_an_untrained_one():
     for name, ratio in (("heatmap", 0.7), ("size", 0.7), ("offset", 0.95)):
         assert history[name][-1] < ratio * history[name][0], name
     assert before["map50"] < 0.02 and after["map50"] > before["map50"] + 0.1, (before, after)
+
+
+def test_nms_keeps_the_best_box_per_object_and_class():
+    boxes = np.array([[[0, 0, 10, 10], [1, 1, 11, 11], [30, 30, 40, 40], [0, 0, 10, 10],
+                       [-1, -1, -1, -1]]], "float32")
+    labels = np.array([[2, 2, 2, 5, -1]])
+    scores = np.array([[0.6, 0.9, 0.5, 0.4, 0.0]], "float32")
+    b, l, s = detection.nms(boxes, labels, scores, iou_threshold=0.5, max_detections=4)
+    assert l.tolist() == [[2, 2, 5, -1]] and s[0, :3].tolist() == pytest.approx([0.9, 0.5, 0.4])
+    assert b[0, 0].tolist() == [1, 1, 11, 11]  # the better of the two overlapping class-2 boxes
+    # a looser threshold keeps both (IoU of the two is 81/119 = 0.68)
+    assert (detection.nms(boxes, labels, scores, iou_threshold=0.7)[1] == 2).sum() == 3
+
+
+def test_raw_candidates_repeat_a_garment_and_nms_or_peaks_thin_them(scenes):
+    from scipy.ndimage import maximum_filter
+
+    heat, sizes, offsets, _ = detection.encode(scenes.boxes, scenes.labels, 64, 4, 10)
+    # like a trained network, the cells around a centre also predict a box of its size
+    sizes = maximum_filter(sizes, size=(1, 3, 3, 1))
+    truth = (scenes.boxes, scenes.labels)
+    raw = detection.decode(heat, sizes, offsets, 4, max_detections=40, peaks=False)
+    peaks = detection.decode(heat, sizes, offsets, 4, max_detections=40)
+    assert (raw[1] >= 0).sum() > 3 * (peaks[1] >= 0).sum()
+    assert (peaks[1] >= 0).sum() == scenes.counts.sum()
+    thinned = detection.nms(*raw, iou_threshold=0.5, max_detections=40)
+    assert (thinned[1] >= 0).sum() < 0.5 * (raw[1] >= 0).sum()
+    assert detection.coco_map(*truth, *peaks, 10)["map"] > 0.99

@@ -89,18 +89,22 @@ def encode(boxes, labels, image_size: int, stride: int, num_classes: int):
 
 
 def decode(heatmap, sizes, offsets, stride: int, max_detections: int = 20,
-           min_score: float = 0.05):
+           min_score: float = 0.05, peaks: bool = True):
     """Boxes from the detector's maps: keep the cells that are the maximum of their 3x3
     neighbourhood in their class's heatmap (CenterNet's replacement for non-max suppression),
     take the ``max_detections`` best above ``min_score``, and read each box's size and centre
     offset at its cell. Returns ``(boxes, labels, scores)``, ``(n, max_detections, ...)``,
-    padded with label -1 and score 0; boxes are clipped to the image."""
+    padded with label -1 and score 0; boxes are clipped to the image, and one with no area is
+    no detection. ``peaks=False`` keeps
+    every cell, neighbours of a peak included: the raw candidates that :func:`nms` thins."""
     stride = args.integer(stride, "stride", 1)
     max_detections = args.integer(max_detections, "max_detections", 1)
     heatmap = tf.convert_to_tensor(heatmap, "float32")
     n, g, _, c = heatmap.shape
-    peaks = tf.where(heatmap == tf.nn.max_pool2d(heatmap, 3, 1, "SAME"), heatmap, 0.0)
-    scores, index = tf.math.top_k(tf.reshape(peaks, (n, -1)), k=min(max_detections, g * g * c))
+    if peaks:
+        heatmap = tf.where(heatmap == tf.nn.max_pool2d(heatmap, 3, 1, "SAME"), heatmap, 0.0)
+    scores, index = tf.math.top_k(tf.reshape(heatmap, (n, -1)),
+                                  k=min(max_detections, g * g * c))
     scores, index = scores.numpy(), index.numpy()
     cell, label = index // c, index % c
     row, col = cell // g, cell % g
@@ -111,10 +115,37 @@ def decode(heatmap, sizes, offsets, stride: int, max_detections: int = 20,
     cy = (row + offsets[batch, row, col, 1]) * stride
     limit = g * stride
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], -1).clip(0, limit)
-    keep = scores >= min_score
+    keep = (scores >= min_score) & (boxes[..., 2] > boxes[..., 0]) & (boxes[..., 3] > boxes[..., 1])
     boxes = np.where(keep[..., None], boxes, -1.0).astype("float32")
     labels = np.where(keep, label, -1).astype("int32")
     return boxes, labels, np.where(keep, scores, 0.0).astype("float32")
+
+
+def nms(boxes, labels, scores, iou_threshold: float = 0.5, max_detections: int = 20):
+    """Greedy non-max suppression per image and per class, with TensorFlow's
+    ``tf.image.non_max_suppression``: the best box stays, every box of its class that overlaps
+    it by more than ``iou_threshold`` (IoU) goes, and so on down the scores. Same layout in and
+    out as :func:`decode`."""
+    boxes, labels, real = _boxes_and_labels(boxes, labels)
+    iou_threshold = args.number(iou_threshold, "iou_threshold", 0.0, 1.0)
+    max_detections = args.integer(max_detections, "max_detections", 1)
+    scores = np.asarray(scores, "float32")
+    out_boxes = np.full((len(boxes), max_detections, 4), -1.0, "float32")
+    out_labels = np.full((len(boxes), max_detections), -1, "int32")
+    out_scores = np.zeros((len(boxes), max_detections), "float32")
+    for i in range(len(boxes)):
+        kept = []
+        for c in np.unique(labels[i][real[i]]):
+            idx = np.flatnonzero(real[i] & (labels[i] == c))
+            # TensorFlow reads boxes as [y1, x1, y2, x2]; IoU is the same for [x1, y1, x2, y2]
+            keep = tf.image.non_max_suppression(boxes[i, idx], scores[i, idx], len(idx),
+                                                iou_threshold).numpy()
+            kept.extend(idx[keep])
+        kept = sorted(kept, key=lambda j: -scores[i, j])[:max_detections]
+        out_boxes[i, :len(kept)] = boxes[i, kept]
+        out_labels[i, :len(kept)] = labels[i, kept]
+        out_scores[i, :len(kept)] = scores[i, kept]
+    return out_boxes, out_labels, out_scores
 
 
 def focal_loss(heatmap_true, heatmap_pred, alpha: float = 2.0, beta: float = 4.0):
