@@ -9,6 +9,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
+def _grid(n: int, ncols: int, size: float, title: str | None):
+    """A figure of ``n`` square panels, ``ncols`` (at most ``n``) per row, room for a title."""
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    return plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if title else 0)),
+                        squeeze=False)
+
+
 def show_images(images, titles=None, ncols: int = 8, size: float = 1.3, title: str | None = None,
                 cmap: str = "gray", vmin: float = 0.0, vmax: float = 1.0):
     """Show images (NHWC, NHW, or a list of HWC / HW arrays; values in [vmin, vmax]) as a grid.
@@ -36,10 +44,7 @@ def show_images(images, titles=None, ncols: int = 8, size: float = 1.3, title: s
                          f"{titles!r:.60}")
     if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
         raise ValueError(f"ncols must be a positive int, got {ncols!r}")
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
-    figsize = (size * ncols, size * nrows + (0.3 if title else 0))
-    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
+    fig, axes = _grid(n, ncols, size, title)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
@@ -155,10 +160,7 @@ def show_scenes(images, boxes, labels, class_names=None, ncols: int = 4, size: f
         raise ValueError(f"show_scenes needs images (n, H, W, C), boxes (n, k, 4) and labels "
                          f"(n, k); got {images.shape}, {boxes.shape}, {labels.shape}")
     n = len(images)
-    ncols = max(1, min(int(ncols), n))
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows
-                                                     + (0.3 if title else 0)), squeeze=False)
+    fig, axes = _grid(n, int(ncols), size, title)
     colours = plt.get_cmap("tab10")
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
