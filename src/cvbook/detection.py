@@ -27,6 +27,7 @@ from keras import layers
 from . import args
 
 HEATMAP_PRIOR = 0.01  # the heatmap's initial output: few cells hold a centre (RetinaNet's trick)
+SIZE_PRIOR = 24.0  # the size head's initial output, pixels: a typical garment's side in a scene
 
 
 def _boxes_and_labels(boxes, labels, name="boxes"):
@@ -167,7 +168,9 @@ def centernet(backbone, num_classes: int, width: int = 64, name: str = "centerne
     """A detector on a backbone built by :func:`cvbook.transfer.resnet`: its stride-8 features
     (``stage3``) upsampled and joined with its stride-4 features (``stage2``), then three heads
     on that 4-pixel grid: ``heatmap`` (sigmoid, one channel per class), ``size`` (width, height
-    in pixels) and ``offset`` (sigmoid: the centre inside its cell)."""
+    in pixels; linear, as in CenterNet, starting near a typical garment's size: a ReLU there can
+    die at initialisation and never learn a size) and ``offset`` (sigmoid: the centre inside its
+    cell)."""
     num_classes = args.integer(num_classes, "num_classes", 1)
     width = args.integer(width, "width", 1)
     stride4 = backbone.get_layer("stage2_block1_out").output
@@ -186,9 +189,23 @@ def centernet(backbone, num_classes: int, width: int = 64, name: str = "centerne
 
     prior_logit = float(np.log(HEATMAP_PRIOR / (1 - HEATMAP_PRIOR)))
     outputs = {"heatmap": head(num_classes, "sigmoid", prior_logit, "heatmap"),
-               "size": head(2, "relu", name="size"),
+               "size": head(2, None, SIZE_PRIOR, "size"),
                "offset": head(2, "sigmoid", name="offset")}
     return keras.Model(images, outputs, name=name)
+
+
+def network(image_size: int = 64, num_classes: int = 10, width: int = 64,
+            backbone_widths=(32, 64, 128)):
+    """The chapter's detector network: :func:`centernet` on a fresh
+    :func:`cvbook.transfer.resnet` backbone for ``image_size`` square grey scenes. Its
+    convolutions have the shapes of the transfer chapter's backbone whatever the image size,
+    so that backbone's pretrained weights fit it (``get_layer("features")``)."""
+    from . import transfer
+
+    image_size = args.integer(image_size, "image_size", 16)
+    backbone = transfer.resnet((image_size, image_size, 1), num_classes=2,
+                               widths=tuple(backbone_widths), blocks=1).get_layer("backbone")
+    return centernet(backbone, num_classes, width)
 
 
 class Detector(keras.Model):
@@ -240,6 +257,51 @@ class Detector(keras.Model):
         out = self.network.predict(np.asarray(images, "float32"), batch_size=128, verbose=0)
         return decode(out["heatmap"], out["size"], out["offset"], self.stride,
                       max_detections, min_score)
+
+
+def flip_scenes(images, boxes, labels, seed: int, boxes_too: bool = True):
+    """Flip a random half of the scenes left-right with Keras' ``RandomFlip`` layer; given
+    ``bounding_box_format`` the layer flips the boxes with the images. ``boxes_too=False``
+    flips the images only and keeps the old boxes: the classic augmentation bug."""
+    flip = layers.RandomFlip("horizontal", bounding_box_format="xyxy", seed=seed)
+    out = flip({"images": images, "bounding_boxes": {"boxes": boxes, "labels": labels}},
+               training=True)
+    if not boxes_too:
+        return np.asarray(out["images"]), boxes
+    return np.asarray(out["images"]), np.where(labels[..., None] >= 0,
+                                               np.asarray(out["bounding_boxes"]["boxes"]), -1.0)
+
+
+def train(detector, scenes, epochs: int, batch_size: int = 32, learning_rate: float = 1e-3,
+          augment: str | None = None, seed: int = 0):
+    """Train ``detector`` on ``scenes`` (:func:`cvbook.data.scenes`) with Adam and a cosine
+    decay of the learning rate, one line of progress per few epochs. ``augment``: ``None``;
+    ``"flip"``: each epoch sees a fresh random left-right flip of half the scenes, boxes
+    flipped too; ``"flip-image-only"``: the same flips with the boxes left unflipped.
+    Returns the losses of each epoch, as ``fit``'s history does."""
+    from . import models
+
+    epochs = args.integer(epochs, "epochs", 1)
+    if augment not in (None, "flip", "flip-image-only"):
+        raise ValueError(f"augment must be None, 'flip' or 'flip-image-only', got {augment!r}")
+    images, boxes, labels = scenes.images, scenes.boxes, scenes.labels
+    size, classes = images.shape[1], len(scenes.class_names)
+    steps = epochs * -(-len(images) // batch_size)
+    detector.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
+        learning_rate, decay_steps=steps)))
+    log = models.step_log(epochs, "epoch", lines=4)
+    history = {}
+    for epoch in range(epochs):
+        x, b = images, boxes
+        if augment:
+            x, b = flip_scenes(images, boxes, labels, seed + epoch, augment == "flip")
+        targets = encode(b, labels, size, detector.stride, classes)
+        logs = detector.fit(x, targets, batch_size=batch_size, epochs=1, verbose=0,
+                            shuffle=True).history
+        for k, v in logs.items():
+            history.setdefault(k, []).append(v[-1])
+        log(epoch + 1, **{k: v[-1] for k, v in logs.items()})
+    return history
 
 
 def coco_map(true_boxes, true_labels, boxes, labels, scores, num_classes: int) -> dict:
