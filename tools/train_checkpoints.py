@@ -25,7 +25,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 COMMAND = "make checkpoints"
-ORDER = ("scorer", "cnn", "dcgan", "diffusion", "backbone", "resnet")
+ORDER = ("scorer", "cnn", "dcgan", "diffusion", "backbone", "resnet", "detector")
 FINGERPRINT_RTOL = 0.02  # the tests accept this relative deviation from a recorded fingerprint
 
 def _resnet_spec(what, classes):
@@ -65,6 +65,12 @@ SPECS = {
     "backbone": _resnet_spec("the transfer chapter's pretrained backbone: the same residual CNN "
                              "trained on the five source classes only (T-shirt/top, trouser, "
                              "pullover, dress, coat)", classes=[0, 1, 2, 3, 4]),
+    "detector": dict(
+        what="the detection chapter's CenterNet detector, started from the pretrained backbone",
+        builder="cvbook.detection.network",
+        builder_kwargs=dict(image_size=64, num_classes=10, width=64, backbone_widths=[32, 64, 128]),
+        knobs=dict(n_train=12000, n_test=2000, epochs=10, batch_size=64, learning_rate=1e-3,
+                   augment="flip", train_seed=0, test_seed=1)),
 }
 
 
@@ -170,8 +176,28 @@ def _diffusion(name, spec, ds):
     return model.ema_network, scores, f"{k['epochs']} epochs, batch {k['batch_size']}, T={sched['T']}"
 
 
+def _detector(name, spec, ds):
+    """The detection chapter's full profile: scenes from the training garments, the detector
+    started from the ``backbone`` checkpoint, flips with their boxes; COCO mAP on test scenes."""
+    from cvbook import checkpoints, data, detection
+
+    k = spec["knobs"]
+    train = data.scenes(k["n_train"], "train", seed=k["train_seed"])
+    test = data.scenes(k["n_test"], "test", seed=k["test_seed"])
+    net = _builder(spec)()
+    net.get_layer("features").set_weights(
+        checkpoints.load("backbone").get_layer("backbone").get_weights())
+    detector = detection.Detector(net)
+    detection.train(detector, train, k["epochs"], k["batch_size"], k["learning_rate"],
+                    augment=k["augment"])
+    m = detection.coco_map(test.boxes, test.labels, *detector.detect(test.images), 10)
+    return net, {"map50": m["map50"], "map": m["map"]}, (
+        f"{k['epochs']} epochs over {k['n_train']:,} scenes, batch {k['batch_size']}, "
+        f"random flips with their boxes")
+
+
 TRAIN = {"scorer": _classifier, "cnn": _classifier, "dcgan": _dcgan, "diffusion": _diffusion,
-         "resnet": _resnet, "backbone": _resnet}
+         "resnet": _resnet, "backbone": _resnet, "detector": _detector}
 
 
 def fingerprint(name: str, model) -> dict:
@@ -188,6 +214,12 @@ def fingerprint(name: str, model) -> dict:
         ds = data.load("fashion_mnist", n_train=1, seed=0)
         x, y = transfer.pick_classes(ds.x_test, ds.y_test, SPECS[name]["knobs"]["classes"])
         return {"source_accuracy_2000": transfer.accuracy(model, x[:2000], y[:2000])}
+    if name == "detector":  # mAP@0.5 on 200 fixed test scenes
+        from cvbook import detection
+
+        test = data.scenes(200, "test", seed=1)
+        boxes = detection.Detector(model).detect(test.images)
+        return {"map50_200": detection.coco_map(test.boxes, test.labels, *boxes, 10)["map50"]}
     scorer = metrics.reference_scorer()
     if name == "dcgan":
         return {"frechet_200": scorer.score(dcgan_samples(model, 200)).frechet}
@@ -238,6 +270,9 @@ def build(names) -> None:
 
 
 def _dataset_text(spec, ds) -> str:
+    if "n_train" in spec["knobs"]:
+        return (f"{spec['knobs']['n_train']:,} detection scenes (cvbook.data.scenes) of "
+                f"Fashion-MNIST training garments")
     classes = spec["knobs"].get("classes")
     if classes:
         return (f"Fashion-MNIST, the {int(np.isin(ds.y_train, classes).sum()):,} training "
