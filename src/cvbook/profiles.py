@@ -38,7 +38,7 @@ OVERRIDES_ENV_VAR = "COURSE_OVERRIDES"
 RESULTS_ENV_VAR = "COURSE_RESULTS_DIR"
 
 # COURSE_OVERRIDES=quick: the whole code path of every notebook, tiny (results cannot hold).
-QUICK = {"epochs": 1, "overfit_epochs": 1, "n_train": 300, "n_val": 200,
+QUICK = {"epochs": 1, "overfit_epochs": 1, "seg_epochs": 1, "n_train": 300, "n_val": 200,
          "n_test": 200, "n_timing": 100, "seeds": 1, "classic_steps": 5, "mlp_epochs": 1,
          "dcgan_epochs": 1, "ae_epochs": 1, "gan_epochs": 1, "T": 20, "ddim_steps": [2, 5],
          "guidance_steps": 2, "widths": [8, 16], "steps": 5, "checkpoint_steps": 2,
@@ -73,6 +73,12 @@ PROFILES: dict[str, dict[str, dict]] = {
         "full": dict(n_train=None, epochs=3, deep_blocks=4, skip_steps=400, shots=(5, 20, 100),
                      seeds=5, steps=150, n_test=None, pitfall_shots=20, use_checkpoints=True,
                      online=False),
+    },
+    "detection": {
+        "smoke": dict(n_train=3000, n_test=500, epochs=3, batch_size=32, seg_epochs=3,
+                      min_map50=0.5, use_checkpoints=True),
+        "full": dict(n_train=12000, n_test=2000, epochs=10, batch_size=64, seg_epochs=10,
+                     min_map50=0.8, use_checkpoints=True),
     },
     "augmentation": {
         "smoke": dict(photo_size=96, dataset="fashion_mnist", image_size=28, channels=1,
@@ -146,6 +152,10 @@ PROFILES: dict[str, dict[str, dict]] = {
                       max_drop=0.1),
         "full": dict(photo_size=128, n_train=20000, n_test=10000, epochs=8, margin=0.14,
                      max_drop=0.1),
+    },
+    "lab-detection": {
+        "smoke": dict(n_test=200, min_map=0.95),
+        "full": dict(n_test=1000, min_map=0.95),
     },
     "lab-cnn": {
         "smoke": dict(dataset="fashion_mnist", image_size=28, channels=1, n_train=15000,
