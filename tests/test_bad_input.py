@@ -17,6 +17,7 @@ from cvbook.checks import LabCheckError
 from cvbook.checks import applications as checks_app
 from cvbook.checks import augmentation as checks_aug
 from cvbook.checks import cnn as checks_cnn
+from cvbook.checks import detection as checks_det
 from cvbook.checks import diffusion as checks_diff
 from cvbook.checks import gans as checks_gans
 from cvbook.checks import transfer as checks_transfer
@@ -218,7 +219,7 @@ def test_env_profile_is_checked(monkeypatch):
 # --- every lab check, handed half-finished answers ------------------------------------------
 
 CHECKS = [obj for module in (checks_cnn, checks_aug, checks_gans, checks_diff, checks_app,
-                             checks_transfer)
+                             checks_transfer, checks_det)
           for name, obj in vars(module).items() if name.startswith("check_")
           and inspect.isfunction(obj) and obj.__module__ == module.__name__]
 # arguments that are not the learner's answer: the lab passes these, and passes them right
@@ -231,6 +232,8 @@ CONTEXT = dict(images=np.random.default_rng(1).random((4, 32, 32, 3)).astype("fl
                    "backbone"),
                x=np.zeros((4, 28, 28, 1), "float32"), y=np.arange(4), minimum=0.5,
                what="test accuracy")
+# the detection lab's checks (checks_det) take only the learner's function, and check_map the
+# coco_map result with `minimum` above: they make their own boxes, maps and scenes
 _frozen = transfer.resnet(num_classes=5, widths=(4, 8, 8)).get_layer("backbone")
 _frozen.trainable = False
 CONTEXT["probe"] = transfer.compile_model(transfer.with_new_head(_frozen, 4), 1e-3)
@@ -240,6 +243,10 @@ def _crash(*args, **kwargs):
     raise RuntimeError("half-finished")
 
 
+def _stub(*args, **kwargs):
+    raise NotImplementedError  # the labs' function stubs before the learner writes them
+
+
 ANSWERS = {
     "None (a TODO left)": None,
     "an int": 42,
@@ -247,6 +254,7 @@ ANSWERS = {
     "a function returning None": lambda *a, **k: None,
     "a function returning NaNs": lambda *a, **k: np.full((3,), np.nan),
     "a function that crashes": _crash,
+    "a function raising NotImplementedError (a stub)": _stub,
     "an empty Keras model": keras.Sequential(),
     "a function returning an empty Keras model": lambda *a, **k: keras.Sequential(),
 }
