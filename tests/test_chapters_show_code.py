@@ -19,7 +19,8 @@ import pytest
 
 import notebooks as nbtools
 
-IDEA_MODULES = ("gan", "diffusion", "models", "metrics", "applications", "transfer")  # data, plots, profiles: plumbing
+IDEA_MODULES = ("gan", "diffusion", "models", "metrics", "applications", "transfer",
+                "detection")  # data, plots, profiles: plumbing
 ALIASES = {"app": "applications"}  # `from cvbook import applications as app`
 PLUMBING = {"cvbook.models.epoch_log",  # a progress printer, not an idea of the course
             # selecting and counting images; the online path's download wrapper (the prose
@@ -31,7 +32,9 @@ PLUMBING = {"cvbook.models.epoch_log",  # a progress printer, not an idea of the
             "cvbook.metrics._two_feature_sets", "cvbook.metrics.Score",
             "cvbook.metrics.reference_scorer",
             # sample()'s argument checks, kept out of the loop the chapter reads
-            "cvbook.diffusion.Diffusion._checked_sample_args"}
+            "cvbook.diffusion.Diffusion._checked_sample_args",
+            # the box arrays' shape and xyxy checks, shared by encode, nms and coco_map
+            "cvbook.detection._boxes_and_labels"}
 CHAPTERS = nbtools.notebooks(["chapters"])
 
 

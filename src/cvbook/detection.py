@@ -254,7 +254,11 @@ class Detector(keras.Model):
 
     def detect(self, images, max_detections: int = 20, min_score: float = 0.05):
         """Boxes, labels and scores for ``images`` (see :func:`decode`)."""
-        out = self.network.predict(np.asarray(images, "float32"), batch_size=128, verbose=0)
+        # direct calls in batches: a `predict` per detector makes TensorFlow warn of retracing
+        images = np.asarray(images, "float32")
+        parts = [self.network(images[i:i + 256], training=False)
+                 for i in range(0, len(images), 256)]
+        out = {key: np.concatenate([np.asarray(p[key]) for p in parts]) for key in parts[0]}
         return decode(out["heatmap"], out["size"], out["offset"], self.stride,
                       max_detections, min_score)
 
