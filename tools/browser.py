@@ -115,8 +115,13 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 # Runs in the page once MathJax is done; returns what the reader would find wrong.
 _INSPECT = r"""
 const done = arguments[arguments.length - 1];
-const typeset = (window.MathJax && MathJax.startup && MathJax.startup.promise)
-    || Promise.resolve();
+// the document may still be settling when the driver hands over: wait for its body first
+const loaded = new Promise((resolve) => (function poll() {
+  if (document.readyState === 'complete' && document.body) return resolve();
+  setTimeout(poll, 100);
+})());
+const typeset = loaded.then(() => (window.MathJax && MathJax.startup && MathJax.startup.promise)
+    || undefined);
 let late = false;
 const timer = new Promise((resolve) => setTimeout(() => { late = true; resolve(); }, 20000));
 Promise.race([typeset, timer]).then(() => { try {
@@ -170,8 +175,11 @@ def check_book(html_dir: str = HTML, only: list[str] | None = None) -> list[str]
         with _serve(html_dir) as base:
             host = urllib.parse.urlparse(base).netloc
             for rel in only or pages(html_dir):
-                browser.get(base + rel)
-                seen = browser.execute_async_script(_INSPECT)
+                for attempt in range(2):  # a page caught mid-load is read once more
+                    browser.get(base + rel)
+                    seen = browser.execute_async_script(_INSPECT)
+                    if "error" not in seen:
+                        break
                 if "error" in seen:
                     raise RuntimeError(f"{rel}: the page inspection failed: {seen['error']}")
                 say = functools.partial(_note, problems, rel)
