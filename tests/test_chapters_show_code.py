@@ -20,7 +20,7 @@ import pytest
 import notebooks as nbtools
 
 IDEA_MODULES = ("gan", "diffusion", "models", "metrics", "applications", "transfer",
-                "detection")  # data, plots, profiles: plumbing
+                "detection", "translation")  # data, plots, profiles: plumbing
 ALIASES = {"app": "applications"}  # `from cvbook import applications as app`
 PLUMBING = {"cvbook.models.epoch_log",  # a progress printer, not an idea of the course
             # selecting and counting images; the online path's download wrapper (the prose
