@@ -104,6 +104,12 @@ PROFILES: dict[str, dict[str, dict]] = {
         "full": dict(n_train=None, n_test=None, width=32, batch_size=64, epochs=10, steps=300,
                      cycle_epochs=10, cycle_steps=300, cycle_batch_size=64),
     },
+    "lab-translation": {
+        "smoke": dict(n_train=3000, n_test=500, width=8, batch_size=32, steps=80,
+                      max_ratio=0.75),
+        "full": dict(n_train=None, n_test=None, width=16, batch_size=64, steps=600,
+                     max_ratio=0.75),
+    },
     "lab-gans": {
         "smoke": dict(dataset="fashion_mnist", image_size=28, n_train=20000, steps=250,
                       batch_size=64, n_test=2000, max_ratio=0.5, min_coverage=0.6),
