@@ -34,7 +34,9 @@ PLUMBING = {"cvbook.models.epoch_log",  # a progress printer, not an idea of the
             # sample()'s argument checks, kept out of the loop the chapter reads
             "cvbook.diffusion.Diffusion._checked_sample_args",
             # the box arrays' shape and xyxy checks, shared by encode, nms and coco_map
-            "cvbook.detection._boxes_and_labels"}
+            "cvbook.detection._boxes_and_labels",
+            # shuffling and batching the translation pairs (and checking they match)
+            "cvbook.translation.paired_dataset", "cvbook.translation.unpaired_dataset"}
 CHAPTERS = nbtools.notebooks(["chapters"])
 
 

@@ -167,3 +167,20 @@ def test_cyclegan_step_updates_all_four_networks_and_its_cycle_loss_falls(garmen
     assert last < 0.7 * first, (first, last)
     with pytest.raises(ValueError, match="cycle_weight"):
         translation.CycleGAN(*nets, cycle_weight=-1)
+
+
+def test_datasets_pair_what_matches_and_name_what_does_not():
+    x = np.random.default_rng(0).uniform(size=(10, 28, 28, 1)).astype("float32")
+    sketches, images = next(iter(translation.paired_dataset(x, x, batch_size=4)))
+    np.testing.assert_array_equal(sketches.numpy(), images.numpy())  # pairs stay together
+    a, b = next(iter(translation.unpaired_dataset(x, x, batch_size=4)))
+    assert a.shape == b.shape == (4, 28, 28, 1)
+    assert not np.array_equal(a.numpy(), b.numpy())  # each domain shuffled on its own
+    with pytest.raises(ValueError, match="conditions and targets must have the same shape"):
+        translation.paired_dataset(x, x[:5], batch_size=4)
+    with pytest.raises(ValueError, match="conditions and targets must have the same shape"):
+        translation.paired_dataset(x, np.zeros((10, 14, 14, 1), "float32"), batch_size=4)
+    with pytest.raises(ValueError, match="a and b must have the same image shape"):
+        translation.unpaired_dataset(x, np.zeros((10, 28, 28, 3), "float32"), batch_size=4)
+    with pytest.raises(ValueError, match="batch_size"):
+        translation.paired_dataset(x, x, batch_size=0)

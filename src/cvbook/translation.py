@@ -178,6 +178,38 @@ def psnr(images, references) -> np.ndarray:
     return tf.image.psnr(images, references, max_val=1.0).numpy()
 
 
+def _same_images(a, b, name_a: str, name_b: str, same_length: bool):
+    a = args.images(a, name_a)
+    b = args.images(b, name_b)
+    if a.shape[1:] != b.shape[1:] or (same_length and len(a) != len(b)):
+        what = "shape" if same_length else "image shape (height, width, channels)"
+        raise ValueError(f"{name_a} and {name_b} must have the same {what}, got "
+                         f"{a.shape} and {b.shape}")
+    return a, b
+
+
+def paired_dataset(conditions, targets, batch_size: int, seed: int = 0):
+    """A shuffled, repeating ``tf.data`` stream of (condition, target) batches for
+    :class:`Pix2Pix`: pair i is ``(conditions[i], targets[i])``, always together."""
+    conditions, targets = _same_images(conditions, targets, "conditions", "targets", True)
+    batch_size = args.integer(batch_size, "batch_size", 1)
+    return (tf.data.Dataset.from_tensor_slices((conditions, targets))
+            .shuffle(len(conditions), seed=args.integer(seed, "seed", 0)).repeat()
+            .batch(batch_size))
+
+
+def unpaired_dataset(a, b, batch_size: int, seed: int = 0):
+    """A repeating stream of (A batch, B batch) for :class:`CycleGAN`, each domain shuffled
+    on its own: no image of A is ever fed with a fixed partner in B."""
+    a, b = _same_images(a, b, "a", "b", False)
+    batch_size = args.integer(batch_size, "batch_size", 1)
+    seed = args.integer(seed, "seed", 0)
+    def side(x, s):
+        return tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=s).repeat()
+
+    return tf.data.Dataset.zip(side(a, seed + 1), side(b, seed + 2)).batch(batch_size)
+
+
 class Pix2Pix(keras.Model):
     """Paired translation, condition -> target, as one ``keras.Model``: ``fit((x, y))``.
 
