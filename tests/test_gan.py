@@ -87,3 +87,46 @@ def test_sample_grid_keeps_and_saves_one_grid_per_epoch(tmp_path):
     assert not np.allclose(grid.grids[1], grid.grids[3])  # same noise, trained generator
     assert sorted(os.listdir(tmp_path)) == ["epoch_001.png", "epoch_002.png", "epoch_003.png"]
     assert model.sample(5).shape == (5, 16, 16, 1)
+
+
+def test_conditional_gan_networks_take_a_label():
+    g = gan.conditional_generator(16, 10, 28, width=8, embed_dim=4)
+    d = gan.conditional_discriminator(10, 28, width=8)
+    noise = np.zeros((3, 16), "float32")
+    labels = np.array([0, 4, 9])
+    images = np.asarray(g([noise, labels]))
+    assert images.shape == (3, 28, 28, 1) and images.min() >= 0 and images.max() <= 1
+    assert np.asarray(d([images, labels])).shape == (3, 1)
+    # the label changes the image: same noise, two classes
+    a, b = (np.asarray(g([noise[:1], np.array([c])])) for c in (0, 9))
+    assert not np.allclose(a, b)
+    wrapped = [l for l in d.layers if isinstance(l, keras.layers.SpectralNormalization)]
+    assert len(wrapped) == 3  # two convolutions and the dense score
+    plain = gan.conditional_discriminator(10, 28, width=8, spectral_norm=False)
+    assert not any(isinstance(l, keras.layers.SpectralNormalization) for l in plain.layers)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        gan.conditional_generator(16, 10, 30)
+
+
+def test_conditional_gan_learns_to_draw_the_class_it_is_asked_for():
+    import tensorflow as tf
+
+    from cvbook import data, metrics
+    from cvbook.seed import set_seed
+
+    ds = data.load("fashion_mnist", n_train=20000, n_test=10, seed=0)
+    set_seed(0)
+    model = gan.ConditionalGAN(gan.conditional_generator(64, 10, 28, width=16),
+                               gan.conditional_discriminator(10, 28, width=16), 64, 10)
+    model.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
+                  g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5))
+    batches = (tf.data.Dataset.from_tensor_slices((ds.x_train, ds.y_train))
+               .shuffle(20000, seed=0).repeat().batch(64))
+    logs = model.fit(batches, steps_per_epoch=200, epochs=1, verbose=0, shuffle=False).history
+    assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    labels = np.repeat(np.arange(10), 50)
+    agreement = metrics.reference_scorer().accuracy(model.sample(labels), labels)
+    # the scorer's classifier finds the requested class in most samples: chance is 0.1
+    assert agreement > 0.4, agreement
+    with pytest.raises(ValueError, match="labels must be class indices in 0..9"):
+        model.sample([3, 10])

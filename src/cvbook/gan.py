@@ -287,3 +287,117 @@ class SampleGrid(keras.callbacks.Callback):
         fig.suptitle("the same noise, epoch after epoch", fontsize=10)
         fig.tight_layout()
         plt.show()
+
+
+def conditional_generator(latent_dim: int = 64, num_classes: int = 10, image_size: int = 28,
+                          width: int = 32, embed_dim: int = 16):
+    """A class-conditional DCGAN generator: ``[noise, label] -> image``.
+
+    The label goes through an ``Embedding`` (a learned vector per class) and is concatenated
+    to the noise; the rest is :func:`dcgan_generator`'s body. Same noise, different label:
+    the same "style" drawn as another class.
+    """
+    args.positive_ints(latent_dim=latent_dim, num_classes=num_classes, image_size=image_size,
+                       width=width, embed_dim=embed_dim)
+    if image_size % 4:
+        raise ValueError(f"image_size must be a multiple of 4, got {image_size}")
+    s = image_size // 4
+    noise = keras.Input((latent_dim,), name="noise")
+    label = keras.Input((), dtype="int32", name="label")
+    x = layers.Concatenate()([noise, layers.Embedding(num_classes, embed_dim)(label)])
+    x = layers.Dense(s * s * 2 * width, use_bias=False)(x)
+    x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x))
+    x = layers.Reshape((s, s, 2 * width))(x)
+    x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False)(x)
+    x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x))
+    image = layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="sigmoid")(x)
+    return keras.Model([noise, label], image, name="conditional_generator")
+
+
+def conditional_discriminator(num_classes: int = 10, image_size: int = 28, width: int = 32,
+                              spectral_norm: bool = True):
+    """A class-conditional critic: ``[image, label] -> score`` (a raw score, no sigmoid: the
+    hinge loss of :class:`ConditionalGAN` wants one).
+
+    The label is embedded as one extra image channel, so the critic judges "is this a real
+    garment *of this class*?". With ``spectral_norm`` every weight layer is wrapped in
+    ``keras.layers.SpectralNormalization``: at each training call it divides the kernel by an
+    estimate of its largest singular value (one power iteration, on the kernel reshaped to a
+    matrix). No layer can then stretch its input by much more than a factor of 1, so the
+    critic cannot grow arbitrarily steep, and its gradients stay useful to the generator.
+    """
+    args.positive_ints(num_classes=num_classes, image_size=image_size, width=width)
+
+    def weights(layer):
+        return layers.SpectralNormalization(layer) if spectral_norm else layer
+
+    image = keras.Input((image_size, image_size, 1), name="image")
+    label = keras.Input((), dtype="int32", name="label")
+    plane = layers.Embedding(num_classes, image_size * image_size)(label)
+    x = layers.Concatenate()([image, layers.Reshape((image_size, image_size, 1))(plane)])
+    x = layers.LeakyReLU(0.2)(weights(layers.Conv2D(width, 4, strides=2, padding="same"))(x))
+    x = layers.LeakyReLU(0.2)(weights(layers.Conv2D(2 * width, 4, strides=2,
+                                                    padding="same"))(x))
+    score = weights(layers.Dense(1))(layers.Flatten()(x))
+    return keras.Model([image, label], score, name="conditional_discriminator")
+
+
+class ConditionalGAN(keras.Model):
+    """A class-conditional GAN trained with the hinge loss: ``fit((images, labels))``.
+
+    Critic: ``mean(relu(1 - D(real, y))) + mean(relu(1 + D(fake, y)))`` -- real pairs pushed
+    above +1, fakes below -1, and no gradient once they are past it (so the critic does not
+    grow ever more confident, as a sigmoid critic can). Generator: ``-mean(D(G(z, y), y))``.
+    The fakes get the labels of the real batch, so each step covers the classes as the data
+    does.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim: int, num_classes: int, **kwargs):
+        super().__init__(**kwargs)
+        self.generator, self.discriminator = generator, discriminator
+        self.latent_dim = args.integer(latent_dim, "latent_dim", 1)
+        self.num_classes = args.integer(num_classes, "num_classes", 2)
+        self.seed = keras.random.SeedGenerator(1337)
+        self.trackers = {n: keras.metrics.Mean(name=n)
+                         for n in ("d_loss", "g_loss", "d_real", "d_fake")}
+
+    def compile(self, d_optimizer, g_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def sample(self, labels, seed: int = 0) -> np.ndarray:
+        """One generated image per label in ``labels`` (class indices), from fixed noise."""
+        labels = args.labels(labels, "labels", len(np.atleast_1d(labels)), self.num_classes)
+        noise = np.random.default_rng(args.integer(seed, "seed", 0)).normal(
+            size=(len(labels), self.latent_dim)).astype("float32")
+        return self.generator.predict([noise, labels], verbose=0, batch_size=256)
+
+    def train_step(self, data):
+        real, labels = data
+        n = keras.ops.shape(real)[0]
+        noise = keras.random.normal((n, self.latent_dim), seed=self.seed)
+        fake = self.generator([noise, labels], training=True)
+        with tf.GradientTape() as tape:
+            d_real = self.discriminator([real, labels], training=True)
+            d_fake = self.discriminator([fake, labels], training=True)
+            d_loss = (keras.ops.mean(keras.ops.relu(1.0 - d_real))
+                      + keras.ops.mean(keras.ops.relu(1.0 + d_fake)))
+        d_vars = self.discriminator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+
+        noise = keras.random.normal((n, self.latent_dim), seed=self.seed)
+        with tf.GradientTape() as tape:
+            g_loss = -keras.ops.mean(self.discriminator(
+                [self.generator([noise, labels], training=True), labels], training=True))
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
+
+        for name, value in (("d_loss", d_loss), ("g_loss", g_loss),
+                            ("d_real", keras.ops.mean(d_real)),
+                            ("d_fake", keras.ops.mean(d_fake))):
+            self.trackers[name].update_state(value)
+        return {name: t.result() for name, t in self.trackers.items()}
