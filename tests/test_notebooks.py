@@ -207,3 +207,16 @@ def test_links_work_in_the_book_jupyterlab_and_colab(rel):
         for target in re.findall(r"\]\(([^)#\s:]+\.(?:ipynb|md))(?:#[^)]*)?\)", cell.source):
             path = os.path.normpath(os.path.join(ROOT, os.path.dirname(rel), target))
             assert os.path.exists(path), f"{rel}, cell {i}: link to a missing file {target}"
+
+
+@pytest.mark.parametrize("rel", ALL)
+def test_checked_cells_do_not_glue(rel):
+    """A cell whose outputs nbval compares must print the same everywhere. `plots.glue` adds an
+    output only where MyST-NB is installed (not on Colab, not on the oldest supported stack),
+    so a checked cell that glues fails there: glue in the next cell instead."""
+    for i, cell in enumerate(read(rel).cells):
+        if cell.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in cell.source:
+            assert "glue(" not in cell.source, f"{rel}, cell {i} glues"
+            records = [o for o in cell.outputs if any("papermill.record" in k
+                                                      for k in o.get("data", {}))]
+            assert not records, f"{rel}, cell {i} keeps glue outputs"
