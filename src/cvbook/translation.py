@@ -167,17 +167,6 @@ def identity_loss(real, same):
     return keras.ops.mean(keras.ops.abs(real - same))
 
 
-def psnr(images, references) -> np.ndarray:
-    """Peak signal-to-noise ratio (dB) of each image against its reference, both in [0, 1]
-    (``tf.image.psnr``): higher is closer, pixel by pixel."""
-    images = args.images(images)
-    references = args.images(references, "references")
-    if images.shape != references.shape:
-        raise ValueError(f"images and references must have the same shape, got "
-                         f"{images.shape} and {references.shape}")
-    return tf.image.psnr(images, references, max_val=1.0).numpy()
-
-
 def _same_images(a, b, name_a: str, name_b: str, same_length: bool):
     a = args.images(a, name_a)
     b = args.images(b, name_b)

@@ -37,6 +37,24 @@ def require(value, name: str):
     return value
 
 
+def call(fn, name: str, *args):
+    """The learner's ``fn(*args)``: a stub (None, NotImplementedError, no ``return``) or a
+    value that is not a function gets a hint that names ``name`` and says what to do."""
+    require(fn, name)
+    expect(callable(fn), f"`{name}` should be a function (`def {name}(...):`), got "
+           f"{type(fn).__name__}.")
+    try:
+        out = fn(*args)
+    except NotImplementedError:
+        raise LabCheckError(f"`{name}` is still a TODO (it raises NotImplementedError): write "
+                            f"its body in the cell above, run that cell, then run this check "
+                            f"again.") from None
+    if out is None or out is Ellipsis:
+        raise LabCheckError(f"`{name}` returned None: it is still a TODO, or its last line "
+                            f"lacks `return`. Fill it in, run the cell, then this check again.")
+    return out
+
+
 def layers_of(model) -> list:
     """A model's layers without its InputLayer."""
     import keras

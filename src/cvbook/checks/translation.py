@@ -9,24 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import LabCheckError, expect, guarded, passed, require
-
-
-def _call(fn, name: str, *args):
-    """The learner's ``fn(*args)``, with a hint for a stub or a missing ``return``."""
-    require(fn, name)
-    expect(callable(fn), f"`{name}` should be a function (`def {name}(...):`), got "
-           f"{type(fn).__name__}.")
-    try:
-        out = fn(*args)
-    except NotImplementedError:
-        raise LabCheckError(f"`{name}` is still a TODO (it raises NotImplementedError): write "
-                            f"its body in the cell above, run that cell, then run this check "
-                            f"again.") from None
-    if out is None or out is Ellipsis:
-        raise LabCheckError(f"`{name}` returned None: it is still a TODO, or its last line "
-                            f"lacks `return`. Fill it in, run the cell, then this check again.")
-    return out
+from . import LabCheckError, call, expect, guarded, passed, require
 
 
 def _number(value, name: str) -> float:
@@ -64,7 +47,7 @@ def check_critic_input(critic_input) -> None:
     rng = np.random.default_rng(0)
     sketches = (rng.uniform(size=(3, 28, 28, 1)) > 0.7).astype("float32")
     images = rng.uniform(size=(3, 28, 28, 1)).astype("float32")
-    got = np.asarray(_call(critic_input, "critic_input", sketches, images), "float32")
+    got = np.asarray(call(critic_input, "critic_input", sketches, images), "float32")
     expect(got.shape != images.shape or not np.allclose(got, images),
            "critic_input returns the image alone: that is an *unconditional* critic. It would "
            "accept any realistic garment, even one that ignores the sketch. Give it the pair: "
@@ -107,7 +90,7 @@ def check_generator_loss(generator_loss) -> None:
     adversarial = _bce(1.0, p_fake)
     l1 = float(np.mean(np.abs(fake - target)))
     want = adversarial + weight * l1
-    got = _number(_call(generator_loss, "generator_loss", p_fake, fake, sketch, target, weight),
+    got = _number(call(generator_loss, "generator_loss", p_fake, fake, sketch, target, weight),
                   "generator_loss")
     if abs(got - want) > 1e-3 * max(1.0, abs(want)):
         _named({
@@ -127,7 +110,7 @@ def check_generator_loss(generator_loss) -> None:
             "difference, which blurs less.":
                 adversarial + weight * float(np.mean((fake - target) ** 2)),
         }, got, want)
-    zero = _number(_call(generator_loss, "generator_loss", p_fake, fake, sketch, target, 0.0),
+    zero = _number(call(generator_loss, "generator_loss", p_fake, fake, sketch, target, 0.0),
                    "generator_loss")
     expect(abs(zero - adversarial) < 1e-3, "With l1_weight=0 the loss should be the "
            "adversarial term alone: is l1_weight used, or a fixed number?")
@@ -155,7 +138,7 @@ def check_cycle_loss(cycle_loss) -> None:
     """``cycle_loss(real_a, to_b, to_a)`` -> mean |to_a(to_b(real_a)) - real_a|."""
     a, _, to_b, to_a = _domains()
     want = _mae(to_a(to_b(a)), a)
-    got = _number(_call(cycle_loss, "cycle_loss", a, to_b, to_a), "cycle_loss")
+    got = _number(call(cycle_loss, "cycle_loss", a, to_b, to_a), "cycle_loss")
     if abs(got - want) > 1e-4:
         _named({
             "cycle_loss compares to_b(real_a) with real_a: that is one way, not a round trip. "
@@ -176,7 +159,7 @@ def check_identity_loss(identity_loss) -> None:
     """``identity_loss(real_b, to_b, to_a)`` -> mean |to_b(real_b) - real_b|."""
     _, b, to_b, to_a = _domains()
     want = _mae(to_b(b), b)
-    got = _number(_call(identity_loss, "identity_loss", b, to_b, to_a), "identity_loss")
+    got = _number(call(identity_loss, "identity_loss", b, to_b, to_a), "identity_loss")
     if abs(got - want) > 1e-4:
         _named({
             "identity_loss uses to_a on real_b: the identity loss asks the generator *into* B "
@@ -209,7 +192,7 @@ def check_generator_step(generator_step) -> None:
     g_before = [w.numpy().copy() for w in generator.trainable_weights]
     c_before = [w.numpy().copy() for w in critic.trainable_weights]
     optimizer = keras.optimizers.Adam(1e-3)
-    loss = _number(_call(generator_step, "generator_step", sketch, target, generator, critic,
+    loss = _number(call(generator_step, "generator_step", sketch, target, generator, critic,
                          optimizer, 10.0), "generator_step")
     expect(all(np.allclose(w.numpy(), b) for w, b in zip(critic.trainable_weights, c_before)),
            "generator_step changed the critic's weights: its gradients reached the critic. In "
