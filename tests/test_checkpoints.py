@@ -9,7 +9,7 @@ import pytest
 import train_checkpoints
 from cvbook import checkpoints
 
-NAMES = ("scorer", "cnn", "dcgan", "diffusion", "backbone", "resnet", "detector")
+NAMES = ("scorer", "cnn", "dcgan", "cgan", "diffusion", "backbone", "resnet", "detector")
 
 
 def test_manifest_records_how_each_checkpoint_was_made_within_the_size_budget():

@@ -130,3 +130,8 @@ def test_conditional_gan_learns_to_draw_the_class_it_is_asked_for():
     assert agreement > 0.4, agreement
     with pytest.raises(ValueError, match="labels must be class indices in 0..9"):
         model.sample([3, 10])
+    # the generator alone (a loaded checkpoint) samples the same images from the same seed
+    np.testing.assert_allclose(gan.conditional_samples(model.generator, labels[:20], seed=2),
+                               model.sample(labels[:20], seed=2), atol=1e-6)
+    with pytest.raises(ValueError, match="labels must be class indices in 0..9"):
+        gan.conditional_samples(model.generator, [-1])

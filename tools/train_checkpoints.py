@@ -25,7 +25,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 COMMAND = "make checkpoints"
-ORDER = ("scorer", "cnn", "dcgan", "diffusion", "backbone", "resnet", "detector")
+ORDER = ("scorer", "cnn", "dcgan", "cgan", "diffusion", "backbone", "resnet", "detector")
 FINGERPRINT_RTOL = 0.02  # the tests accept this relative deviation from a recorded fingerprint
 
 def _resnet_spec(what, classes):
@@ -53,6 +53,12 @@ SPECS = {
         builder="cvbook.gan.dcgan_generator", builder_kwargs=dict(latent_dim=64, image_size=28),
         knobs=dict(epochs=10, batch_size=128, g_learning_rate=2e-4, d_learning_rate=2e-4,
                    beta_1=0.5)),
+    "cgan": dict(
+        what="chapter 6's class-conditional DCGAN generator (label embedding; trained against a "
+             "spectrally normalised critic with the hinge loss)",
+        builder="cvbook.gan.conditional_generator",
+        builder_kwargs=dict(latent_dim=64, num_classes=10, image_size=28, width=32),
+        knobs=dict(epochs=10, batch_size=128, learning_rate=5e-4, beta_1=0.5, critic_width=32)),
     "diffusion": dict(
         what="chapter 5's class-conditional U-Net, EMA weights (DDPM, DDIM and "
              "classifier-free guidance)",
@@ -154,6 +160,26 @@ def dcgan_samples(generator, n, seed=0):
     return generator.predict(noise, verbose=0)
 
 
+def _cgan(name, spec, ds):
+    import keras
+
+    from cvbook import gan, metrics, models
+
+    k = spec["knobs"]
+    model = gan.ConditionalGAN(_builder(spec)(), gan.conditional_discriminator(
+        10, 28, width=k["critic_width"]), 64, 10)
+    model.compile(d_optimizer=keras.optimizers.Adam(k["learning_rate"], beta_1=k["beta_1"]),
+                  g_optimizer=keras.optimizers.Adam(k["learning_rate"], beta_1=k["beta_1"]))
+    model.fit(ds.x_train, ds.y_train, epochs=k["epochs"], batch_size=k["batch_size"], verbose=0,
+              callbacks=[models.epoch_log()])
+    scorer = metrics.reference_scorer()
+    labels = np.arange(1000) % 10
+    images = gan.conditional_samples(model.generator, labels)
+    scores = {f"{m}_1000": v for m, v in scorer.score(images).as_dict().items()}
+    scores["agreement_1000"] = scorer.accuracy(images, labels)
+    return model.generator, scores, f"{k['epochs']} epochs, batch {k['batch_size']}"
+
+
 def _diffusion(name, spec, ds):
     import keras
 
@@ -196,7 +222,8 @@ def _detector(name, spec, ds):
         f"random flips with their boxes")
 
 
-TRAIN = {"scorer": _classifier, "cnn": _classifier, "dcgan": _dcgan, "diffusion": _diffusion,
+TRAIN = {"scorer": _classifier, "cnn": _classifier, "dcgan": _dcgan, "cgan": _cgan,
+         "diffusion": _diffusion,
          "resnet": _resnet, "backbone": _resnet, "detector": _detector}
 
 
@@ -223,6 +250,13 @@ def fingerprint(name: str, model) -> dict:
     scorer = metrics.reference_scorer()
     if name == "dcgan":
         return {"frechet_200": scorer.score(dcgan_samples(model, 200)).frechet}
+    if name == "cgan":
+        labels = np.arange(200) % 10
+        from cvbook import gan
+
+        images = gan.conditional_samples(model, labels)
+        return {"frechet_200": scorer.score(images).frechet,
+                "agreement_200": scorer.accuracy(images, labels)}
     images = model.sample(100, steps=10, method="ddim", seed=0)
     return {"frechet_ddim10_100": scorer.score(images).frechet}
 

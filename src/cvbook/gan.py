@@ -304,7 +304,8 @@ def conditional_generator(latent_dim: int = 64, num_classes: int = 10, image_siz
     s = image_size // 4
     noise = keras.Input((latent_dim,), name="noise")
     label = keras.Input((), dtype="int32", name="label")
-    x = layers.Concatenate()([noise, layers.Embedding(num_classes, embed_dim)(label)])
+    x = layers.Concatenate()([noise, layers.Embedding(num_classes, embed_dim,
+                                                      name="label_embedding")(label)])
     x = layers.Dense(s * s * 2 * width, use_bias=False)(x)
     x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x))
     x = layers.Reshape((s, s, 2 * width))(x)
@@ -342,6 +343,17 @@ def conditional_discriminator(num_classes: int = 10, image_size: int = 28, width
     return keras.Model([image, label], score, name="conditional_discriminator")
 
 
+def conditional_samples(generator, labels, seed: int = 0) -> np.ndarray:
+    """One image per label in ``labels`` (class indices) from a :func:`conditional_generator`
+    (trained, or loaded from a checkpoint), with noise fixed by ``seed``."""
+    latent_dim = generator.input[0].shape[-1]
+    num_classes = generator.get_layer("label_embedding").input_dim
+    labels = args.labels(labels, "labels", len(np.atleast_1d(labels)), num_classes)
+    noise = np.random.default_rng(args.integer(seed, "seed", 0)).normal(
+        size=(len(labels), latent_dim)).astype("float32")
+    return generator.predict([noise, labels], verbose=0, batch_size=256)
+
+
 class ConditionalGAN(keras.Model):
     """A class-conditional GAN trained with the hinge loss: ``fit((images, labels))``.
 
@@ -371,10 +383,7 @@ class ConditionalGAN(keras.Model):
 
     def sample(self, labels, seed: int = 0) -> np.ndarray:
         """One generated image per label in ``labels`` (class indices), from fixed noise."""
-        labels = args.labels(labels, "labels", len(np.atleast_1d(labels)), self.num_classes)
-        noise = np.random.default_rng(args.integer(seed, "seed", 0)).normal(
-            size=(len(labels), self.latent_dim)).astype("float32")
-        return self.generator.predict([noise, labels], verbose=0, batch_size=256)
+        return conditional_samples(self.generator, labels, seed)
 
     def train_step(self, data):
         real, labels = data
