@@ -49,6 +49,6 @@ PROFILE ?= smoke
 bench:
 	$(PYTHON) benchmarks/bench.py run --profile $(PROFILE) $(NOTEBOOKS)
 
-# retrain every checkpoint in src/cvbook/weights/ from scratch (about an hour on a 2-core CPU)
+# retrain every checkpoint in src/cvbook/weights/ from scratch (about 90 minutes on a 2-core CPU)
 checkpoints:
 	$(PYTHON) tools/train_checkpoints.py build
