@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from . import args
+from . import args, gan
 
 EDGE_METHODS = ("sobel", "canny")
 
@@ -144,15 +144,16 @@ def pix2pix_generator_loss(p_fake, fake, target, l1_weight: float = 100.0):
     garment (not the sketch it came from). Isola et al. use ``l1_weight = 100``.
     """
     l1_weight = args.number(l1_weight, "l1_weight", 0.0)
-    adversarial = keras.losses.BinaryCrossentropy()(keras.ops.ones_like(p_fake), p_fake)
+    adversarial = gan.generator_loss(p_fake)  # chapter 4's, now on every patch
     l1 = keras.ops.mean(keras.ops.abs(target - fake))
     return adversarial + l1_weight * l1, adversarial, l1
 
 
 def patch_discriminator_loss(p_real, p_fake):
-    """Binary cross-entropy of every patch: real pairs -> 1, fake pairs -> 0."""
-    bce = keras.losses.BinaryCrossentropy()
-    return bce(keras.ops.ones_like(p_real), p_real) + bce(keras.ops.zeros_like(p_fake), p_fake)
+    """Binary cross-entropy of every patch: real pairs -> 1, fake pairs -> 0. It is chapter
+    4's discriminator loss unchanged: the cross-entropy averages over all the patch
+    probabilities as it did over one per image."""
+    return gan.discriminator_loss(p_real, p_fake)
 
 
 def cycle_loss(real, reconstructed):
