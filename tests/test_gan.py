@@ -106,6 +106,12 @@ def test_conditional_gan_networks_take_a_label():
     assert not any(isinstance(l, keras.layers.SpectralNormalization) for l in plain.layers)
     with pytest.raises(ValueError, match="multiple of 4"):
         gan.conditional_generator(16, 10, 30)
+    model = gan.ConditionalGAN(g, d, 16, 10)
+    model.compile(d_optimizer=keras.optimizers.Adam(), g_optimizer=keras.optimizers.Adam())
+    with pytest.raises(ValueError, match=r"y \(the labels\) must be class indices in 0..9"):
+        model.fit(np.zeros((4, 28, 28, 1), "float32"), np.array([0, 1, 2, 10]), verbose=0)
+    with pytest.raises(ValueError, match="one label per image"):
+        model.fit(np.zeros((4, 28, 28, 1), "float32"), np.array([0, 1]), verbose=0)
 
 
 def test_conditional_gan_learns_to_draw_the_class_it_is_asked_for():

@@ -381,6 +381,13 @@ class ConditionalGAN(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
+    def fit(self, x=None, y=None, **kwargs):
+        """``keras.Model.fit(images, labels, ...)``; labels given as an array are checked
+        first, since an index past the embedding table fails deep inside TensorFlow."""
+        if y is not None and not isinstance(y, tf.data.Dataset):
+            y = args.labels(y, "y (the labels)", len(x), self.num_classes)
+        return super().fit(x, y, **kwargs)
+
     def sample(self, labels, seed: int = 0) -> np.ndarray:
         """One generated image per label in ``labels`` (class indices), from fixed noise."""
         return conditional_samples(self.generator, labels, seed)
