@@ -102,7 +102,7 @@ PROFILES: dict[str, dict[str, dict]] = {
         "smoke": dict(n_train=6000, n_test=1000, width=16, batch_size=64, epochs=3, steps=100,
                       cycle_epochs=2, cycle_steps=60, cycle_batch_size=32),
         "full": dict(n_train=None, n_test=None, width=32, batch_size=64, epochs=10, steps=300,
-                     cycle_epochs=10, cycle_steps=300, cycle_batch_size=64),
+                     cycle_epochs=10, cycle_steps=100, cycle_batch_size=64),
     },
     "lab-translation": {
         "smoke": dict(n_train=3000, n_test=500, width=8, batch_size=32, steps=80,
