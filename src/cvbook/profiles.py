@@ -45,7 +45,7 @@ QUICK = {"epochs": 1, "overfit_epochs": 1, "seg_epochs": 1, "n_train": 300, "n_v
          "n_checkpoint": 20, "n_samples": 20, "per_class": 2, "gen_per_class": 2,
          "sample_steps": 2, "n_edit": 20,
          "edit_steps": 2, "sr_steps": 2, "sr_gan_steps": 2, "shots": [2, 5], "skip_steps": 5,
-         "cycle_epochs": 1, "cycle_steps": 5,
+         "cycle_epochs": 1, "cycle_steps": 5, "cycle_seeds": 1,
          # the labs' outcome checks: a tiny run cannot reach the real targets
          "target_accuracy": 0.0, "frozen_target": 0.0, "max_ratio": 100.0,
          "min_coverage": 0.0,
@@ -100,9 +100,9 @@ PROFILES: dict[str, dict[str, dict]] = {
     },
     "translation": {
         "smoke": dict(n_train=6000, n_test=1000, width=16, batch_size=64, epochs=3, steps=100,
-                      cycle_epochs=2, cycle_steps=60, cycle_batch_size=32),
+                      cycle_epochs=2, cycle_steps=60, cycle_batch_size=32, cycle_seeds=2),
         "full": dict(n_train=None, n_test=None, width=32, batch_size=64, epochs=10, steps=300,
-                     cycle_epochs=10, cycle_steps=100, cycle_batch_size=64),
+                     cycle_epochs=4, cycle_steps=100, cycle_batch_size=64, cycle_seeds=3),
     },
     "lab-translation": {
         "smoke": dict(n_train=3000, n_test=500, width=8, batch_size=32, steps=80,
