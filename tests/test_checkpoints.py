@@ -9,7 +9,7 @@ import pytest
 import train_checkpoints
 from cvbook import checkpoints
 
-NAMES = ("scorer", "cnn", "dcgan", "cgan", "diffusion", "backbone", "resnet", "detector")
+NAMES = ("scorer", "second_scorer", "cnn", "dcgan", "cgan", "diffusion", "backbone", "resnet", "detector")
 
 
 def test_manifest_records_how_each_checkpoint_was_made_within_the_size_budget():
@@ -25,6 +25,8 @@ def test_manifest_records_how_each_checkpoint_was_made_within_the_size_budget():
         total += os.path.getsize(checkpoints.path(name))
     assert total <= 20 * 2 ** 20, f"checkpoints take {total / 2 ** 20:.1f} MB, over 20 MB"
     assert entries["scorer"]["scores"]["test_accuracy"] > 0.9  # a ruler worth using
+    # the second ruler, as good a classifier to within about a point
+    assert entries["second_scorer"]["scores"]["test_accuracy"] > 0.89
 
 
 @pytest.mark.parametrize("name", NAMES)

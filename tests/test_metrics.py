@@ -94,3 +94,19 @@ def test_kid_matches_the_definition_and_is_unbiased():
     assert metrics.kernel_inception_distance(a, a + 2.0) > 10 * abs(np.mean(kids))
     with pytest.raises(ValueError, match="same d"):
         metrics.kernel_inception_distance(a, b[:, :3])
+
+
+def test_the_two_shipped_rulers_agree_on_an_obvious_ranking():
+    """Real held-out images < the DCGAN checkpoint's samples < uniform noise, on both the
+    reference scorer and the second scorer (another architecture, trained separately)."""
+    from cvbook import checkpoints
+    import train_checkpoints
+
+    real = data.load("fashion_mnist", n_train=1, n_test=500, seed=0).x_test
+    generated = train_checkpoints.dcgan_samples(checkpoints.load("dcgan"), 500)
+    noise = np.random.default_rng(0).random(real.shape).astype("float32")
+    for scorer in (metrics.reference_scorer(), metrics.second_scorer()):
+        real_s, gan_s, noise_s = (scorer.score(x) for x in (real, generated, noise))
+        assert real_s.frechet < gan_s.frechet < noise_s.frechet
+        assert real_s.kid < gan_s.kid < noise_s.kid
+    assert metrics.second_scorer().classifier.name == "second_scorer_cnn"

@@ -25,7 +25,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 COMMAND = "make checkpoints"
-ORDER = ("scorer", "cnn", "dcgan", "cgan", "diffusion", "backbone", "resnet", "detector")
+ORDER = ("scorer", "second_scorer", "cnn", "dcgan", "cgan", "diffusion", "backbone", "resnet", "detector")
 FINGERPRINT_RTOL = 0.02  # the tests accept this relative deviation from a recorded fingerprint
 
 def _resnet_spec(what, classes):
@@ -42,6 +42,12 @@ SPECS = {
     "scorer": dict(
         what="reference scorer: the CNN whose features every Fréchet distance and KID use",
         builder="cvbook.metrics.scorer_cnn", builder_kwargs=dict(image_size=28, num_classes=10),
+        knobs=dict(epochs=5, batch_size=128, learning_rate=1e-3, validation_split=0.0)),
+    "second_scorer": dict(
+        what="second scorer: a CNN of another architecture (batch norm, global average "
+             "pooling), trained separately, to check the reference scorer's rankings",
+        builder="cvbook.metrics.second_scorer_cnn",
+        builder_kwargs=dict(image_size=28, num_classes=10),
         knobs=dict(epochs=5, batch_size=128, learning_rate=1e-3, validation_split=0.0)),
     "cnn": dict(
         what="chapter 2's CNN (small_cnn, width 64, dropout 0.4)",
@@ -222,7 +228,7 @@ def _detector(name, spec, ds):
         f"random flips with their boxes")
 
 
-TRAIN = {"scorer": _classifier, "cnn": _classifier, "dcgan": _dcgan, "cgan": _cgan,
+TRAIN = {"scorer": _classifier, "second_scorer": _classifier, "cnn": _classifier, "dcgan": _dcgan, "cgan": _cgan,
          "diffusion": _diffusion,
          "resnet": _resnet, "backbone": _resnet, "detector": _detector}
 
@@ -231,7 +237,7 @@ def fingerprint(name: str, model) -> dict:
     """A small fixed-sample measurement of a loaded checkpoint, recomputed by the tests."""
     from cvbook import data, metrics
 
-    if name in ("scorer", "cnn", "resnet"):
+    if name in ("scorer", "second_scorer", "cnn", "resnet"):
         ds = data.load("fashion_mnist", n_train=1, n_test=2000, seed=0)
         acc = float(np.mean(model.predict(ds.x_test, verbose=0).argmax(1) == ds.y_test))
         return {"test_accuracy_2000": acc}

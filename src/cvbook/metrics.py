@@ -19,7 +19,9 @@ the course compares image *sets*:
 
 Every chapter, lab and the benchmark score Fashion-MNIST images with one ruler,
 :func:`reference_scorer`: the same CNN (trained once, shipped as a checkpoint) and the same
-10,000 real training images as reference.
+10,000 real training images as reference. :func:`second_scorer` is a second ruler, a network of
+another architecture trained separately: where a ranking of two generators depends on which
+network's features measure it, the two disagree.
 """
 
 from __future__ import annotations
@@ -112,6 +114,30 @@ def scorer_cnn(image_size: int = 28, num_classes: int = 10):
 
     return small_cnn((image_size, image_size, 1), num_classes, width=32, dropout=0.25,
                      name="scorer_cnn")
+
+
+def second_scorer_cnn(image_size: int = 28, num_classes: int = 10):
+    """The second scorer's classifier, named ``second_scorer_cnn``: an architecture unlike
+    :func:`scorer_cnn` -- batch-normalised 3x3 convolutions (32, 64, 128) and *global
+    average pooling* in place of flattening, then a 128-unit dense feature layer. Two rulers
+    built differently and trained separately disagree where a ranking hangs on one network's
+    features; :func:`second_scorer` loads it."""
+    import keras
+    from keras import layers
+
+    def conv(width):
+        return [layers.Conv2D(width, 3, padding="same", use_bias=False),
+                layers.BatchNormalization(), layers.Activation("relu")]
+
+    return keras.Sequential([
+        keras.Input(shape=(image_size, image_size, 1)),
+        *conv(32), layers.MaxPooling2D(2),
+        *conv(64), layers.MaxPooling2D(2),
+        *conv(128), layers.GlobalAveragePooling2D(),
+        layers.Dense(128, activation="relu"),
+        layers.Dropout(0.25),
+        layers.Dense(num_classes, activation="softmax"),
+    ], name="second_scorer_cnn")
 
 
 class ImageScorer:
@@ -215,5 +241,18 @@ def reference_scorer() -> ImageScorer:
     from . import checkpoints, data
 
     classifier = checkpoints.load("scorer")
+    ds = data.load("fashion_mnist", n_train=REFERENCE_IMAGES, n_test=1, seed=0)
+    return ImageScorer(classifier, ds.x_train, ds.num_classes)
+
+
+@functools.lru_cache(maxsize=1)
+def second_scorer() -> ImageScorer:
+    """A second ruler to check the first: the shipped ``second_scorer`` checkpoint
+    (:func:`second_scorer_cnn`, trained separately) with the same 10,000 reference images as
+    :func:`reference_scorer`. Its numbers are on its own scale: compare rankings, not values.
+    """
+    from . import checkpoints, data
+
+    classifier = checkpoints.load("second_scorer")
     ds = data.load("fashion_mnist", n_train=REFERENCE_IMAGES, n_test=1, seed=0)
     return ImageScorer(classifier, ds.x_train, ds.num_classes)
