@@ -238,11 +238,7 @@ def reference_scorer() -> ImageScorer:
 
     Loaded once per process. Its held-out accuracy is in the checkpoint manifest.
     """
-    from . import checkpoints, data
-
-    classifier = checkpoints.load("scorer")
-    ds = data.load("fashion_mnist", n_train=REFERENCE_IMAGES, n_test=1, seed=0)
-    return ImageScorer(classifier, ds.x_train, ds.num_classes)
+    return _shipped_scorer("scorer")
 
 
 @functools.lru_cache(maxsize=1)
@@ -251,8 +247,13 @@ def second_scorer() -> ImageScorer:
     (:func:`second_scorer_cnn`, trained separately) with the same 10,000 reference images as
     :func:`reference_scorer`. Its numbers are on its own scale: compare rankings, not values.
     """
+    return _shipped_scorer("second_scorer")
+
+
+def _shipped_scorer(checkpoint: str) -> ImageScorer:
+    """A shipped classifier checkpoint with the fixed 10,000 real reference images."""
     from . import checkpoints, data
 
-    classifier = checkpoints.load("second_scorer")
+    classifier = checkpoints.load(checkpoint)
     ds = data.load("fashion_mnist", n_train=REFERENCE_IMAGES, n_test=1, seed=0)
     return ImageScorer(classifier, ds.x_train, ds.num_classes)
