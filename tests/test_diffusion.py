@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import cvbook
 from cvbook import diffusion as dm
@@ -97,3 +98,72 @@ def test_ddpm_step_clip_only_changes_steps_whose_clean_image_leaves_the_range():
     wild = -8 * eps
     clipped, raw = dm.ddpm_step(x_t, 40, wild, s, z, clip=True), dm.ddpm_step(x_t, 40, wild, s, z)
     assert np.abs(clipped).max() < np.abs(raw).max()
+
+
+def _tiny(**kwargs):
+    return dm.Diffusion(dm.unet(8, 1, (8, 16), embed_dim=16), dm.cosine_schedule(50), **kwargs)
+
+
+def test_v_prediction_is_turned_back_into_the_true_noise():
+    s = dm.cosine_schedule(50)
+    rng = np.random.default_rng(0)
+    x0, eps = rng.uniform(-1, 1, (3, 8, 8, 1)), rng.normal(size=(3, 8, 8, 1))
+    model = _tiny(prediction="v")
+    for t in (0, 25, 49):
+        ab = s.alpha_bars[t]
+        x_t = dm.q_sample(x0, [t] * 3, eps, s.alpha_bars).astype("float32")
+        v = (np.sqrt(ab) * eps - np.sqrt(1 - ab) * x0).astype("float32")
+        model._predict_fn = lambda inputs, v=v: tf.constant(v)  # a network that knows v
+        np.testing.assert_allclose(model._predict(x_t, t), eps, atol=1e-4)
+    plain = _tiny()  # noise prediction: the output is the noise as it is
+    plain._predict_fn = lambda inputs: tf.constant(v)
+    np.testing.assert_allclose(plain._predict(x_t, 49), v)
+
+
+def test_min_snr_weights_cap_the_clean_steps():
+    t = np.arange(50)
+    snr = dm.cosine_schedule(50).snr
+    v_weight = np.asarray(_tiny(prediction="v", min_snr=5.0)._loss_weight(t))
+    eps_weight = np.asarray(_tiny(min_snr=5.0)._loss_weight(t))
+    np.testing.assert_allclose(v_weight, np.minimum(snr, 5) / (snr + 1), rtol=1e-4)
+    np.testing.assert_allclose(eps_weight, np.minimum(snr, 5) / snr, rtol=1e-4)
+    # times SNR + 1 (what the v error weighs in the clean image): never more than gamma
+    assert (v_weight * (snr + 1)).max() == pytest.approx(5.0, rel=1e-4)
+    np.testing.assert_allclose(eps_weight[snr < 5], 1.0, rtol=1e-5)  # capped only above 5
+    assert eps_weight[0] < 0.1
+    assert _tiny()._loss_weight(t) == 1.0
+
+
+def test_ema_warmup_follows_the_weights_at_first():
+    images = np.random.default_rng(0).random((32, 8, 8, 1)).astype("float32")
+    moved = {}
+    for warm in (False, True):
+        cvbook.set_seed(0)
+        model = _tiny(ema=0.999, ema_warmup=warm)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        before = [w.numpy().copy() for w in model.ema_network.weights]
+        model.fit(images, epochs=1, batch_size=32, verbose=0)  # one step
+        gap = [np.abs(w.numpy() - b).sum() for w, b in zip(model.ema_network.weights, before)]
+        moved[warm] = sum(gap)
+        assert float(model._ema_decay()) == pytest.approx(2 / 11 if warm else 0.999)
+    # one step with decay 2/11 moves the average about 0.82 / 0.001 = 818 times further
+    assert moved[True] > 300 * moved[False]
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(prediction="x0"), "prediction"),
+                                           (dict(min_snr=0.0), "min_snr")])
+def test_recipe_options_reject_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        _tiny(**kwargs)
+
+
+def test_v_prediction_with_min_snr_trains():
+    cvbook.set_seed(0)
+    images = np.zeros((128, 8, 8, 1), "float32")
+    images[:, 2:6, 2:6] = 1.0
+    model = _tiny(prediction="v", min_snr=5.0, ema=0.9, ema_warmup=True)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    loss = model.fit(images, epochs=15, batch_size=32, verbose=0).history["loss"]
+    assert loss[-1] < 0.6 * loss[0]
+    x = model.sample(4, method="ddim", steps=10)
+    assert x.shape == (4, 8, 8, 1) and np.isfinite(x).all()

@@ -101,7 +101,8 @@ def load(name: str):
         sched = record(name)["schedule"]
         schedule = getattr(diffusion, f"{sched['kind']}_schedule")(sched["T"])
         return diffusion.Diffusion(model, schedule,
-                                   num_classes=record(name)["builder_kwargs"].get("num_classes"))
+                                   num_classes=record(name)["builder_kwargs"].get("num_classes"),
+                                   prediction=sched.get("prediction", "eps"))
     return model
 
 
