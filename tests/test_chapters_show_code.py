@@ -30,7 +30,8 @@ PLUMBING = {"cvbook.models.epoch_log",  # a progress printer, not an idea of the
             # the scorer's plumbing: input checks, the result record, loading the checkpoint
             # (chapter 4 shows the distances and ImageScorer.score)
             "cvbook.metrics._two_feature_sets", "cvbook.metrics.Score",
-            "cvbook.metrics.reference_scorer",
+            "cvbook.metrics.reference_scorer", "cvbook.metrics.second_scorer",
+            "cvbook.metrics._shipped_scorer",
             # sample()'s argument checks, kept out of the loop the chapter reads
             "cvbook.diffusion.Diffusion._checked_sample_args",
             # the box arrays' shape and xyxy checks, shared by encode, nms and coco_map
