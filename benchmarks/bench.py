@@ -154,6 +154,10 @@ def render() -> str:
                     and not any(k.startswith("kid") for k in row["metrics"])):
                 metrics += (" (Fréchet distances from the chapter's own scorer, measured before "
                             "the reference scorer: not comparable with other rows)")
+            stale = _older_checkpoints(rel, row["date"])
+            if stale:
+                metrics += (f" (measured before the current {', '.join(stale)} checkpoint: "
+                            f"rerun to update)")
             if row.get("overrides"):
                 metrics = (f"run with COURSE_OVERRIDES "
                            f"{json.dumps(row['overrides'], sort_keys=True)}: {metrics}")
@@ -184,7 +188,46 @@ def render() -> str:
         lines.append(f"| {text} | {status} |")
     lines.append("")
     lines += _checkpoint_section()
+    lines += _recipe_section()
     return "\n".join(lines)
+
+
+def _recipe_section() -> list[str]:
+    """The diffusion checkpoint's recipe ablation (benchmarks/diffusion_recipe.py), if run."""
+    lines = ["## The diffusion recipe, one choice at a time", "",
+             "The diffusion checkpoint's U-Net trained for the same number of steps on the same "
+             "images with each recipe, by `python benchmarks/diffusion_recipe.py`; "
+             "unconditional samples scored with the reference and the second scorer.", ""]
+    path = os.path.join(RESULTS, "diffusion_recipe.json")
+    if not os.path.exists(path):
+        return lines + ["Not measured yet: no run has been recorded.", ""]
+    with open(path) as f:
+        t = json.load(f)
+    lines += [f"{t['steps']} steps of batch {t['batch_size']}, {t['samples']} {t['sampler']} "
+              f"samples per row, on {t['device']}, {t['date']}.", "",
+              "| recipe | Fréchet (reference) | KID (reference) | Fréchet (second) | "
+              "KID (second) | training |", "|---|---|---|---|---|---|"]
+    for r in t["rows"]:
+        lines.append(f"| {r['variant']} | {_fmt(r['reference_frechet'])} | "
+                     f"{_fmt(r['reference_kid'])} | {_fmt(r['second_frechet'])} | "
+                     f"{_fmt(r['second_kid'])} | {_minutes(r['train_seconds'])} |")
+    return lines + [""]
+
+
+def _older_checkpoints(rel: str, date: str) -> list[str]:
+    """The checkpoints that ``rel`` loads and that were rebuilt after ``date``."""
+    import re
+
+    from cvbook import checkpoints
+
+    with open(os.path.join(ROOT, rel)) as f:
+        names = sorted(set(re.findall(r'checkpoints\.load\(\\?"(\w+)', f.read())))
+    try:
+        entries = checkpoints.manifest()
+    except checkpoints.CheckpointError:
+        return []
+    return [f"`{n}` ({entries[n]['date']})" for n in names
+            if n in entries and entries[n]["date"] > date]
 
 
 def _checkpoint_section() -> list[str]:
@@ -195,7 +238,9 @@ def _checkpoint_section() -> list[str]:
              "The weights the chapters load to show full-scale results (`src/cvbook/weights/`). "
              "Every one was trained from scratch by `make checkpoints` in the full profile on "
              "real Fashion-MNIST; generated images are scored with the reference scorer (the "
-             "first row), the one ruler behind every Fréchet distance and KID in the book.", ""]
+             "first row), the one ruler behind every Fréchet distance and KID in the book; "
+             "scores named `second_...` use the second scorer (the second row), which checks "
+             "its rankings.", ""]
     try:
         entries = checkpoints.manifest()
     except checkpoints.CheckpointError as err:

@@ -65,3 +65,10 @@ def test_machine_calibration_refuses_too_few_steps(capsys):
         machine.main(["--steps", "5"])
     assert "--steps must be at least 10, got 5" in capsys.readouterr().err
 
+
+
+def test_a_row_older_than_a_checkpoint_its_notebook_loads_says_so():
+    stale = bench._older_checkpoints("chapters/06_applications.ipynb", "2000-01-01")
+    assert any("`diffusion`" in s for s in stale) and any("`cgan`" in s for s in stale)
+    assert bench._older_checkpoints("chapters/06_applications.ipynb", "9999-12-31") == []
+    assert bench._older_checkpoints("chapters/01_cnn_building_blocks.ipynb", "2000-01-01") == []
