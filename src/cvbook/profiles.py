@@ -42,8 +42,8 @@ QUICK = {"epochs": 1, "overfit_epochs": 1, "seg_epochs": 1, "n_train": 300, "n_v
          "n_test": 200, "n_timing": 100, "seeds": 1, "classic_steps": 5, "mlp_epochs": 1,
          "dcgan_epochs": 1, "ae_epochs": 1, "gan_epochs": 1, "T": 20, "ddim_steps": [2, 5],
          "guidance_steps": 2, "widths": [8, 16], "steps": 5, "checkpoint_steps": 2,
-         "n_checkpoint": 20, "n_samples": 20, "per_class": 2, "gen_per_class": 2,
-         "sample_steps": 2, "n_edit": 20,
+         "n_checkpoint": 20, "n_samples": 20, "n_guided": 20, "sweep_steps": 2, "per_class": 2,
+         "gen_per_class": 2, "sample_steps": 2, "n_edit": 20,
          "edit_steps": 2, "sr_steps": 2, "sr_gan_steps": 2, "shots": [2, 5], "skip_steps": 5,
          "cycle_epochs": 1, "cycle_steps": 5, "cycle_seeds": 1,
          # the labs' outcome checks: a tiny run cannot reach the real targets
