@@ -230,6 +230,9 @@ def _older_checkpoints(rel: str, date: str) -> list[str]:
             if n in entries and entries[n]["date"] > date]
 
 
+WRAP = "_\u200b"
+
+
 def _checkpoint_section() -> list[str]:
     """The shipped checkpoints, from their manifest: what, how made, scores."""
     from cvbook import checkpoints
@@ -248,7 +251,8 @@ def _checkpoint_section() -> list[str]:
     lines += ["| checkpoint | what | training | wall time | hardware | scores | made |",
               "|---|---|---|---|---|---|---|"]
     for name, e in entries.items():
-        scores = ", ".join(f"{k} {_fmt(v)}" for k, v in e["scores"].items())
+        # a zero-width space after each underscore lets long score names wrap in the table
+        scores = ", ".join(f"{k.replace('_', WRAP)} {_fmt(v)}" for k, v in e["scores"].items())
         lines.append(f"| {name} | {e['what']} | {e['training']} | "
                      f"{_minutes(e['wall_seconds'])} | {e['hardware']} | {scores} | "
                      f"{e['date']} |")
