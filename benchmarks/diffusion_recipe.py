@@ -49,7 +49,7 @@ def run(steps: int, samples: int) -> dict:
     from machine import device
 
     spec = tc.SPECS["diffusion"]
-    ds = tc._data()
+    ds = tc.data()
     rulers = {"reference": metrics.reference_scorer(), "second": metrics.second_scorer()}
     batch = spec["knobs"]["batch_size"]
     order = np.random.default_rng(0).permutation(len(ds.x_train))

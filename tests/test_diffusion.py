@@ -167,3 +167,31 @@ def test_v_prediction_with_min_snr_trains():
     assert loss[-1] < 0.6 * loss[0]
     x = model.sample(4, method="ddim", steps=10)
     assert x.shape == (4, 8, 8, 1) and np.isfinite(x).all()
+
+
+def test_optimizer_warms_up_then_decays_to_the_final_fraction():
+    opt = dm.optimizer(4e-3, 1000, warmup_steps=100, final_lr_fraction=0.02, weight_decay=1e-4)
+    rate = lambda step: float(opt._learning_rate(step))
+    assert isinstance(opt, keras.optimizers.AdamW) and opt.weight_decay == pytest.approx(1e-4)
+    assert rate(0) == pytest.approx(0.0, abs=1e-9)
+    assert rate(50) == pytest.approx(2e-3, rel=1e-3)      # halfway up the linear ramp
+    assert rate(100) == pytest.approx(4e-3, rel=1e-3)     # the peak
+    assert rate(550) == pytest.approx(4e-3 * (0.02 + 0.98 * 0.5), rel=1e-3)  # cosine midway
+    assert rate(1000) == pytest.approx(4e-3 * 0.02, rel=1e-3)
+    assert rate(400) < rate(200) < rate(100)
+
+
+def test_optimizer_defaults_are_a_constant_rate_without_decay():
+    opt = dm.optimizer(2e-3, 10)
+    assert float(opt.learning_rate) == pytest.approx(2e-3) and opt.weight_decay == 0.0
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(learning_rate=0.0, steps=10), "learning_rate"),
+    (dict(learning_rate=1e-3, steps=0), "steps"),
+    (dict(learning_rate=1e-3, steps=10, warmup_steps=10), "warmup_steps"),
+    (dict(learning_rate=1e-3, steps=10, final_lr_fraction=1.5), "final_lr_fraction"),
+    (dict(learning_rate=1e-3, steps=10, weight_decay=-1.0), "weight_decay")])
+def test_optimizer_rejects_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        dm.optimizer(**kwargs)

@@ -89,7 +89,7 @@ SPECS = {
 }
 
 
-def _data():
+def data():
     from cvbook import data
 
     return data.load("fashion_mnist")
@@ -190,12 +190,9 @@ def _cgan(name, spec, ds):
 
 
 def diffusion_model(spec, k, prediction, steps):
-    """The diffusion checkpoint's model, compiled with its recipe for ``steps`` training steps:
-    AdamW warmed up linearly from 0 to ``learning_rate`` over ``warmup_steps``, then cosine
-    decay to ``final_lr_fraction`` of it (no warm-up when ``warmup_steps`` is 0; a constant
-    rate when ``final_lr_fraction`` is 1). The recipe ablation varies ``k`` and ``prediction``."""
-    import keras
-
+    """The diffusion checkpoint's model, compiled with its recipe for ``steps`` training steps
+    (:func:`cvbook.diffusion.optimizer`: AdamW, warm-up, cosine decay). The recipe ablation
+    varies ``k`` and ``prediction``."""
     from cvbook import diffusion
 
     sched = spec["schedule"]
@@ -204,12 +201,9 @@ def diffusion_model(spec, k, prediction, steps):
                                 ema=k["ema"], num_classes=10, label_dropout=k["label_dropout"],
                                 prediction=prediction, min_snr=k["min_snr"],
                                 ema_warmup=k["ema_warmup"])
-    warmup = k["warmup_steps"]
-    lr = keras.optimizers.schedules.CosineDecay(
-        *((0.0, steps - warmup) if warmup else (k["learning_rate"], steps)),
-        alpha=k["final_lr_fraction"],
-        **(dict(warmup_target=k["learning_rate"], warmup_steps=warmup) if warmup else {}))
-    model.compile(optimizer=keras.optimizers.AdamW(lr, weight_decay=k["weight_decay"]))
+    model.compile(optimizer=diffusion.optimizer(
+        k["learning_rate"], steps, k["warmup_steps"], k["final_lr_fraction"],
+        k["weight_decay"]))
     return model
 
 
@@ -323,7 +317,7 @@ def build(names) -> None:
 
     os.makedirs(checkpoints.WEIGHTS_DIR, exist_ok=True)
     entries = checkpoints.manifest() if os.path.exists(checkpoints.MANIFEST) else {}
-    ds = _data()
+    ds = data()
     for name in names:
         spec = SPECS[name]
         print(f"== {name}: {spec['what']}", flush=True)

@@ -231,8 +231,9 @@ class Diffusion(keras.Model):
         else:                                                     # v: noise and image mixed
             target = tf.sqrt(ab) * noise - tf.sqrt(1.0 - ab) * x0
         with tf.GradientTape() as tape:
-            error = tf.reduce_mean((self.network(inputs, training=True) - target) ** 2, [1, 2, 3])
-            loss = tf.reduce_mean(self._loss_weight(t) * error)   # one error per image
+            prediction = self.network(inputs, training=True)
+            error = tf.reduce_mean((prediction - target) ** 2, [1, 2, 3])  # one per image
+            loss = tf.reduce_mean(self._loss_weight(t) * error)
         grads = tape.gradient(loss, self.network.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.network.trainable_weights))
         decay = self._ema_decay()
@@ -321,3 +322,24 @@ class Diffusion(keras.Model):
             ab = self.schedule.alpha_bars[t]
             out = np.sqrt(ab) * out + np.sqrt(1.0 - ab) * x
         return out
+
+
+def optimizer(learning_rate: float, steps: int, warmup_steps: int = 0,
+              final_lr_fraction: float = 1.0, weight_decay: float = 0.0):
+    """AdamW for a run of ``steps`` training steps: the rate climbs linearly from 0 to
+    ``learning_rate`` over the first ``warmup_steps``, then follows a cosine down to
+    ``final_lr_fraction`` of it. The defaults (no warm-up, a fraction of 1, no weight decay)
+    are Adam at a constant rate."""
+    learning_rate = args.number(learning_rate, "learning_rate", 1e-12)
+    steps = args.integer(steps, "steps", 1)
+    warmup_steps = args.integer(warmup_steps, "warmup_steps", 0, steps - 1)
+    final = args.number(final_lr_fraction, "final_lr_fraction", 0.0, 1.0)
+    weight_decay = args.number(weight_decay, "weight_decay", 0.0)
+    rate = learning_rate
+    if warmup_steps:
+        rate = keras.optimizers.schedules.CosineDecay(
+            0.0, steps - warmup_steps, alpha=final, warmup_target=learning_rate,
+            warmup_steps=warmup_steps)
+    elif final < 1.0:
+        rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=final)
+    return keras.optimizers.AdamW(rate, weight_decay=weight_decay)
