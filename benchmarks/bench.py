@@ -52,6 +52,14 @@ TARGETS = [
      2700, None, None),
 ]
 
+# Changes of a profile's settings after which a notebook's older rows measured something else:
+# (profile, notebook) -> (the date of the change, what changed).
+PROFILE_CHANGES = {
+    ("full", "chapters/05_diffusion.ipynb"): (
+        "2026-12-07", "the full profile now trains the diffusion model with the checkpoint's "
+        "recipe for 10 epochs; this row ran the plain recipe for 3"),
+}
+
 
 def scorer_id() -> str:
     """Which reference scorer measured a row's Fréchet distances (its checkpoint's sha256,
@@ -125,6 +133,7 @@ def render() -> str:
     """The Markdown of the Results page, from every table in benchmarks/results/."""
     chapters = nbtools.notebooks(("chapters",))
     tables = {profile: load(profile)["rows"] for profile in PROFILE_NAMES}
+    entries = _manifest()
     lines = [
         "# Results",
         "",
@@ -154,10 +163,13 @@ def render() -> str:
                     and not any(k.startswith("kid") for k in row["metrics"])):
                 metrics += (" (Fréchet distances from the chapter's own scorer, measured before "
                             "the reference scorer: not comparable with other rows)")
-            stale = _older_checkpoints(rel, row["date"])
+            stale = _older_checkpoints(rel, row["date"], entries)
             if stale:
                 metrics += (f" (measured before the current {', '.join(stale)} checkpoint: "
                             f"rerun to update)")
+            if _older_settings(profile, rel, row):
+                change_date, what = PROFILE_CHANGES[profile, rel]
+                metrics += f" (measured before {change_date}, when {what}: rerun to update)"
             if row.get("overrides"):
                 metrics = (f"run with COURSE_OVERRIDES "
                            f"{json.dumps(row['overrides'], sort_keys=True)}: {metrics}")
@@ -182,7 +194,9 @@ def render() -> str:
                   and (metric is None or (value is not None and value >= least)))
             status = (_minutes(r["seconds"])
                       + (f", {metric} {_fmt(value)}" if metric else "")
-                      + f" on {r['device']}: {'met' if ok else 'missed'}")
+                      + f" on {r['device']}: {'met' if ok else 'missed'}"
+                      + (" (with the profile's earlier settings)"
+                         if _older_settings(profile, rel, r) else ""))
         else:
             status = f"not measured: no {profile} run has been recorded"
         lines.append(f"| {text} | {status} |")
@@ -214,20 +228,30 @@ def _recipe_section() -> list[str]:
     return lines + [""]
 
 
-def _older_checkpoints(rel: str, date: str) -> list[str]:
-    """The checkpoints that ``rel`` loads and that were rebuilt after ``date``."""
-    import re
-
+def _manifest() -> dict:
+    """The checkpoints' manifest entries, or {} where there is no manifest."""
     from cvbook import checkpoints
+
+    try:
+        return checkpoints.manifest()
+    except checkpoints.CheckpointError:
+        return {}
+
+
+def _older_checkpoints(rel: str, date: str, entries: dict) -> list[str]:
+    """The checkpoints (of manifest ``entries``) that ``rel`` loads, rebuilt after ``date``."""
+    import re
 
     with open(os.path.join(ROOT, rel)) as f:
         names = sorted(set(re.findall(r'checkpoints\.load\(\\?"(\w+)', f.read())))
-    try:
-        entries = checkpoints.manifest()
-    except checkpoints.CheckpointError:
-        return []
     return [f"`{n}` ({entries[n]['date']})" for n in names
             if n in entries and entries[n]["date"] > date]
+
+
+def _older_settings(profile: str, rel: str, row: dict) -> bool:
+    """Whether ``row`` was measured before a change of the profile's settings for ``rel``."""
+    change = PROFILE_CHANGES.get((profile, rel))
+    return change is not None and row["date"] < change[0]
 
 
 WRAP = "_\u200b"

@@ -68,7 +68,20 @@ def test_machine_calibration_refuses_too_few_steps(capsys):
 
 
 def test_a_row_older_than_a_checkpoint_its_notebook_loads_says_so():
-    stale = bench._older_checkpoints("chapters/06_applications.ipynb", "2000-01-01")
+    entries = bench._manifest()
+    stale = bench._older_checkpoints("chapters/06_applications.ipynb", "2000-01-01", entries)
     assert any("`diffusion`" in s for s in stale) and any("`cgan`" in s for s in stale)
-    assert bench._older_checkpoints("chapters/06_applications.ipynb", "9999-12-31") == []
-    assert bench._older_checkpoints("chapters/01_cnn_building_blocks.ipynb", "2000-01-01") == []
+    assert bench._older_checkpoints("chapters/06_applications.ipynb", "9999-12-31", entries) == []
+    assert bench._older_checkpoints("chapters/01_cnn_building_blocks.ipynb", "2000-01-01",
+                                    entries) == []
+
+
+def test_a_row_older_than_a_change_of_its_profile_says_so():
+    rel = "chapters/05_diffusion.ipynb"
+    date, what = bench.PROFILE_CHANGES["full", rel]
+    assert bench._older_settings("full", rel, {"date": "2026-11-25"})
+    assert not bench._older_settings("full", rel, {"date": date})
+    assert not bench._older_settings("smoke", rel, {"date": "2026-11-25"})
+    row = bench.load("full")["rows"].get(rel)
+    if row is not None and row["date"] < date:  # the page says what the old row ran
+        assert what in bench.render()

@@ -73,3 +73,17 @@ def test_an_architecture_change_breaks_the_checkpoint_loudly(weights_copy):
         json.dump(manifest, f)
     with pytest.raises(checkpoints.CheckpointError, match="does not fit the current"):
         checkpoints.load("cnn")
+
+
+def test_full_profile_trains_chapter_5s_model_as_the_checkpoint_was_trained():
+    from cvbook import profiles
+
+    spec = train_checkpoints.SPECS["diffusion"]
+    full, k = profiles.PROFILES["diffusion"]["full"], spec["knobs"]
+    assert full["image_size"] == spec["builder_kwargs"]["image_size"]
+    assert list(full["widths"]) == spec["builder_kwargs"]["widths"]
+    assert (full["T"], full["prediction"]) == (spec["schedule"]["T"], spec["schedule"]["prediction"])
+    for key in ("epochs", "batch_size", "learning_rate", "warmup_steps", "final_lr_fraction",
+                "weight_decay", "ema", "ema_warmup", "min_snr", "label_dropout"):
+        assert full[key] == k[key], key
+    assert full["n_train"] is None  # all 60,000 images
