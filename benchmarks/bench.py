@@ -225,7 +225,7 @@ def _recipe_section() -> list[str]:
         lines.append(f"| {r['variant']} | {_fmt(r['reference_frechet'])} | "
                      f"{_fmt(r['reference_kid'])} | {_fmt(r['second_frechet'])} | "
                      f"{_fmt(r['second_kid'])} | {_minutes(r['train_seconds'])} |")
-    return lines + [""]
+    return lines + ["", t["note"], ""] if t.get("note") else lines + [""]
 
 
 def _manifest() -> dict:

@@ -87,7 +87,7 @@ def main(argv=None) -> int:
     if a.steps <= warmup or a.samples < 2:
         parser.error(f"--steps must exceed the recipe's {warmup} warm-up steps and --samples "
                      f"must be at least 2; got {a.steps} and {a.samples}")
-    table = run(a.steps, a.samples)
+    table = run(a.steps, a.samples)  # a "note" key, if added by hand, shows under the table
     with open(OUT, "w") as f:
         json.dump(table, f, indent=1)
     import bench
