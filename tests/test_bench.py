@@ -85,3 +85,25 @@ def test_a_row_older_than_a_change_of_its_profile_says_so():
     row = bench.load("full")["rows"].get(rel)
     if row is not None and row["date"] < date:  # the page says what the old row ran
         assert what in bench.render()
+
+
+def test_chapter_5s_sentence_about_the_recipe_ablation_matches_the_measured_table():
+    """Chapter 5 cannot read the benchmark table (it runs alone in Colab), so its sentence
+    about the ablation is checked here against benchmarks/results/diffusion_recipe.json."""
+    import nbformat
+
+    with open(os.path.join(bench.RESULTS, "diffusion_recipe.json")) as f:
+        table = json.load(f)
+    rows = {r["variant"]: r for r in table["rows"]}
+    plain, full = rows.pop("plain DDPM recipe (chapter 5)"), rows.pop("checkpoint recipe")
+    measures = ("reference_frechet", "reference_kid", "second_frechet", "second_kid")
+    assert len(rows) == 4 and all(name.startswith("- ") for name in rows)
+    # "less than half the plain recipe's Fréchet distance and KID on both scorers"
+    assert all(full[m] < 0.5 * plain[m] for m in measures)
+    # "taking back any one of the four parts made both measures worse on both scorers"
+    assert all(r[m] > full[m] for r in rows.values() for m in measures)
+    chapter = nbformat.read(os.path.join(bench.ROOT, "chapters", "05_diffusion.ipynb"), 4)
+    text = " ".join(" ".join(c.source.split()) for c in chapter.cells)
+    assert f"for {table['steps']} steps" in text
+    assert "less than half the plain recipe's Fréchet distance and KID on both scorers" in text
+    assert "made both measures worse on both scorers" in text
