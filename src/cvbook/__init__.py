@@ -8,9 +8,14 @@ Notebooks import it so that they can stay about ideas rather than plumbing:
 - :mod:`cvbook.plots` -- image grids, training curves, feature maps, and `show_source`;
 - :mod:`cvbook.models` -- the CNN builders and a compact training log (`epoch_log`);
 - :mod:`cvbook.transfer` -- a small ResNet, its backbone, new heads, fine-tuning;
+- :mod:`cvbook.detection` -- a CenterNet-style detector and COCO mean average precision;
 - :mod:`cvbook.gan` -- GAN builders, a ``keras.Model`` with a custom ``train_step``, a sample grid;
+- :mod:`cvbook.translation` -- image-to-image translation: pix2pix and CycleGAN;
 - :mod:`cvbook.diffusion` -- schedules, forward process, U-Net, DDPM / DDIM samplers;
-- :mod:`cvbook.metrics` -- Fréchet distance, class coverage and balance of generated images;
+- :mod:`cvbook.applications` -- generated training data, image editing, super-resolution;
+- :mod:`cvbook.captions` -- captions from measured attributes, for text-to-image;
+- :mod:`cvbook.metrics` -- Fréchet distance, KID, class coverage and balance of generated images;
+- :mod:`cvbook.checkpoints` -- the shipped trained weights, verified by their SHA-256;
 - :mod:`cvbook.checks` -- the automatic checks of the labs;
 - :func:`set_seed` -- reproducible runs.
 
