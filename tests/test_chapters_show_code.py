@@ -34,6 +34,7 @@ PLUMBING = {"cvbook.models.epoch_log",  # a progress printer, not an idea of the
             "cvbook.metrics._shipped_scorer",
             # sample()'s argument checks, kept out of the loop the chapter reads
             "cvbook.diffusion.Diffusion._checked_sample_args",
+            "cvbook.diffusion._check_optimizer_args",  # optimizer's, likewise
             # the box arrays' shape and xyxy checks, shared by encode, nms and coco_map
             "cvbook.detection._boxes_and_labels",
             # shuffling and batching the translation pairs (and checking they match)

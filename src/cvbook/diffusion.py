@@ -330,16 +330,23 @@ def optimizer(learning_rate: float, steps: int, warmup_steps: int = 0,
     ``learning_rate`` over the first ``warmup_steps``, then follows a cosine down to
     ``final_lr_fraction`` of it. The defaults (no warm-up, a fraction of 1, no weight decay)
     are Adam at a constant rate."""
-    learning_rate = args.number(learning_rate, "learning_rate", 1e-12)
-    steps = args.integer(steps, "steps", 1)
-    warmup_steps = args.integer(warmup_steps, "warmup_steps", 0, steps - 1)
-    final = args.number(final_lr_fraction, "final_lr_fraction", 0.0, 1.0)
-    weight_decay = args.number(weight_decay, "weight_decay", 0.0)
-    rate = learning_rate
-    if warmup_steps:
+    _check_optimizer_args(learning_rate, steps, warmup_steps, final_lr_fraction, weight_decay)
+    rate = learning_rate                                        # constant, unless:
+    if warmup_steps:                                            # 0 -> peak, then the cosine
         rate = keras.optimizers.schedules.CosineDecay(
-            0.0, steps - warmup_steps, alpha=final, warmup_target=learning_rate,
+            0.0, steps - warmup_steps, alpha=final_lr_fraction, warmup_target=learning_rate,
             warmup_steps=warmup_steps)
-    elif final < 1.0:
-        rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=final)
+    elif final_lr_fraction < 1.0:                               # the cosine from the start
+        rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps,
+                                                      alpha=final_lr_fraction)
     return keras.optimizers.AdamW(rate, weight_decay=weight_decay)
+
+
+def _check_optimizer_args(learning_rate, steps, warmup_steps, final_lr_fraction,
+                          weight_decay) -> None:
+    """``optimizer``'s arguments checked, kept out of the code the chapter shows."""
+    args.number(learning_rate, "learning_rate", 1e-12)
+    args.integer(steps, "steps", 1)
+    args.integer(warmup_steps, "warmup_steps", 0, steps - 1)
+    args.number(final_lr_fraction, "final_lr_fraction", 0.0, 1.0)
+    args.number(weight_decay, "weight_decay", 0.0)
