@@ -93,15 +93,18 @@ def ddpm_step(x_t, t: int, eps_pred, schedule: Schedule, z, clip: bool = False):
     return mean + (np.sqrt(beta) * z if t > 0 else 0.0)
 
 
-def ddim_step(x_t, t: int, t_prev: int, eps_pred, schedule: Schedule):
+def ddim_step(x_t, t: int, t_prev: int, eps_pred, schedule: Schedule, clip: bool = True):
     """One deterministic DDIM step (eta = 0) from ``t`` to ``t_prev`` (-1: the clean image).
 
     The clean image implied by the predicted noise is clipped to the data range [-1, 1]:
     near t = T the division by sqrt(alpha_bar) would otherwise blow up small errors.
+    (``clip=False`` for data without such a range, such as an autoencoder's latents.)
     """
     ab = schedule.alpha_bars[t]
     ab_prev = schedule.alpha_bars[t_prev] if t_prev >= 0 else 1.0
-    x0_pred = np.clip((x_t - np.sqrt(1.0 - ab) * eps_pred) / np.sqrt(ab), -1.0, 1.0)
+    x0_pred = (x_t - np.sqrt(1.0 - ab) * eps_pred) / np.sqrt(ab)
+    if clip:
+        x0_pred = np.clip(x0_pred, -1.0, 1.0)
     eps_pred = (x_t - np.sqrt(ab) * x0_pred) / np.sqrt(1.0 - ab)  # the noise that matches it
     return np.sqrt(ab_prev) * x0_pred + np.sqrt(1.0 - ab_prev) * eps_pred
 
@@ -211,21 +214,39 @@ class Diffusion(keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
 
     @property
+    def conditional(self) -> bool:
+        return self.num_classes is not None
+
+    @property
     def metrics(self):
         return [self.loss_tracker]
 
+    # What the data is, and what conditions it: a subclass changes these four (the
+    # text-to-image chapter's latents and captions), train_step and sample stay as they are.
+    clip = True  # the network's data has the range [-1, 1]: sampling clips to it
+
+    def to_model_space(self, images):
+        return images * 2.0 - 1.0                                 # [0, 1] -> [-1, 1]
+
+    def from_model_space(self, x):
+        return np.clip((x + 1.0) / 2.0, 0.0, 1.0)                 # [-1, 1] -> [0, 1]
+
+    def drop_condition(self, labels, drop):
+        """The labels, with "no label" where ``drop`` is True."""
+        return tf.where(drop, self.num_classes, tf.cast(labels, "int32"))
+
     def train_step(self, data):
         images, labels = data if isinstance(data, tuple) else (data, None)
-        x0 = images * 2.0 - 1.0                                   # [0, 1] -> [-1, 1]
+        x0 = self.to_model_space(images)                          # [0, 1] -> [-1, 1]
         n = tf.shape(x0)[0]
         t = tf.random.uniform((n,), 0, self.schedule.T, dtype="int32")
         noise = tf.random.normal(tf.shape(x0))
         ab = tf.reshape(tf.gather(self.alpha_bars, t), (-1, 1, 1, 1))
         x_t = tf.sqrt(ab) * x0 + tf.sqrt(1.0 - ab) * noise        # the closed form
         inputs = [x_t, t]
-        if self.num_classes is not None:
+        if self.conditional:
             drop = tf.random.uniform((n,)) < self.label_dropout
-            inputs.append(tf.where(drop, self.num_classes, tf.cast(labels, "int32")))
+            inputs.append(self.drop_condition(labels, drop))
         if self.prediction == "eps":                              # what the network predicts
             target = noise
         else:                                                     # v: noise and image mixed
@@ -283,15 +304,16 @@ class Diffusion(keras.Model):
             if guidance:
                 eps = (1.0 + guidance) * eps - guidance * self._predict(x, t, none)
             if method == "ddpm":
-                x = ddpm_step(x, t, eps, s, rng.normal(size=shape).astype("float32"), clip=True)
+                z = rng.normal(size=shape).astype("float32")
+                x = ddpm_step(x, t, eps, s, z, clip=self.clip)
             else:
-                x = ddim_step(x, t, ts[i + 1] if i + 1 < len(ts) else -1, eps, s)
+                x = ddim_step(x, t, ts[i + 1] if i + 1 < len(ts) else -1, eps, s, self.clip)
             x = x.astype("float32")
             if i in marks:
-                trajectory.append((t, np.clip((x[0] + 1) / 2, 0, 1)))
+                trajectory.append((t, self.from_model_space(x[:1])[0]))
             if log:
                 log(i + 1)
-        images = np.clip((x + 1.0) / 2.0, 0.0, 1.0)
+        images = self.from_model_space(x)
         return (images, trajectory) if keep else images
 
     def _checked_sample_args(self, n, steps, method, seed, labels, guidance, keep):
