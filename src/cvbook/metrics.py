@@ -205,10 +205,14 @@ class ImageScorer:
         """Feature vectors (one row per image) from the classifier's penultimate layer."""
         return self._run(images)[0]
 
+    def predict(self, images) -> np.ndarray:
+        """The class the scorer's CNN sees in each image."""
+        return self._run(images)[1].argmax(axis=1)
+
     def accuracy(self, images, labels) -> float:
         """Plain classification accuracy of the scorer's CNN (is the feature space any good?)."""
         labels = args.labels(labels, "labels", len(np.asarray(images)), self.num_classes)
-        return float(np.mean(self._run(images)[1].argmax(axis=1) == labels))
+        return float(np.mean(self.predict(images) == labels))
 
     def score(self, images) -> Score:
         """Fréchet distance and KID to the reference set, class coverage, balance, confidence."""
