@@ -25,7 +25,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 COMMAND = "make checkpoints"
-ORDER = ("scorer", "second_scorer", "cnn", "dcgan", "cgan", "diffusion", "backbone", "resnet", "detector")
+ORDER = ("scorer", "second_scorer", "cnn", "dcgan", "cgan", "diffusion", "autoencoder",
+         "text2image", "backbone", "resnet", "detector")
 FINGERPRINT_RTOL = 0.02  # the tests accept this relative deviation from a recorded fingerprint
 
 def _resnet_spec(what, classes):
@@ -75,6 +76,24 @@ SPECS = {
                    final_lr_fraction=0.02, weight_decay=1e-4, ema=0.999, ema_warmup=True,
                    min_snr=5.0, label_dropout=0.2, guidances=[1.0, 2.0, 3.0, 4.0],
                    min_agreement=0.9)),
+    "autoencoder": dict(
+        what="the text-to-image chapter's autoencoder: 28x28 images <-> 8x8x4 latents, "
+             "calibrated to mean 0 and standard deviation 1",
+        builder="cvbook.text2image.autoencoder",
+        builder_kwargs=dict(latent_channels=4, width=64),
+        knobs=dict(epochs=4, batch_size=128, learning_rate=2e-3)),
+    "text2image": dict(
+        what="the text-to-image chapter's latent U-Net with cross-attention to the caption "
+             "(its own text encoder), EMA weights, trained on captions without the held-out "
+             "combinations",
+        builder="cvbook.text2image.latent_unet",
+        builder_kwargs=dict(widths=[64, 128], heads=4, text_dim=64, text_depth=2),
+        schedule=dict(kind="cosine", T=250, prediction="v"),
+        latent="autoencoder",
+        knobs=dict(epochs=8, batch_size=128, learning_rate=2e-3, warmup_steps=300,
+                   final_lr_fraction=0.02, weight_decay=1e-4, ema=0.999, ema_warmup=True,
+                   min_snr=5.0, caption_dropout=0.1, caption_seed=0, guidance=2.0,
+                   samples_per_combination=50)),
     "resnet": _resnet_spec("the transfer chapter's residual CNN, trained on all ten classes "
                            "(how good the architecture is)", classes=None),
     "backbone": _resnet_spec("the transfer chapter's pretrained backbone: the same residual CNN "
@@ -249,6 +268,75 @@ def _diffusion(name, spec, ds):
         f"Min-SNR-{k['min_snr']:g}, AdamW {k['learning_rate']:g} with warm-up and cosine decay")
 
 
+def _autoencoder(name, spec, ds):
+    """Reconstruction (mean squared error, Adam), then the calibration of the latents."""
+    import keras
+
+    from cvbook import models
+
+    k = spec["knobs"]
+    model = _builder(spec)()
+    model.compile(keras.optimizers.Adam(k["learning_rate"]), "mse")
+    model.fit(ds.x_train, ds.x_train, epochs=k["epochs"], batch_size=k["batch_size"], verbose=0,
+              callbacks=[models.epoch_log()])
+    model.calibrate(ds.x_train)
+    mse = float(np.mean((model.decode(model.encode(ds.x_test)) - ds.x_test) ** 2))
+    return model, {"test_mse": mse}, f"{k['epochs']} epochs, batch {k['batch_size']}"
+
+
+def text2image_data(ds, thresholds, seed):
+    """The training set of the text-to-image model: the captioned training images without
+    the held-out combinations, as (images, labels, captions, token ids)."""
+    from cvbook import captions, text2image
+
+    attrs = captions.attributes(ds.x_train, ds.y_train, thresholds)
+    keep = ~captions.held_out(ds.y_train, attrs)
+    texts = captions.caption(ds.y_train[keep], attrs[keep], seed=seed)
+    return ds.x_train[keep], ds.y_train[keep], texts, text2image.tokenize(texts)
+
+
+def prompt_following(model, thresholds, guidance, n, seed=0):
+    """Class and attribute agreement on the 20 test combinations (``n`` samples each,
+    DDIM-50), held in and held out; with the reference scorer."""
+    from cvbook import captions, metrics, text2image
+
+    combos = text2image.test_combinations()
+    prompts = [text2image.prompt(*c) for c in combos for _ in range(n)]
+    held = np.repeat([c in captions.HELD_OUT for c in combos], n)
+    images = model.sample(prompts, steps=50, guidance=guidance, seed=seed)
+    hits = text2image.follows(images, prompts, thresholds, metrics.reference_scorer())
+    return {f"{part}_{what}": float(np.mean(v[mask]))
+            for part, mask in (("held_in", ~held), ("held_out", held))
+            for what, v in hits.items() if what != "texture"}
+
+
+def _text2image(name, spec, ds):
+    """The latent U-Net on the autoencoder checkpoint's latents, the chapter 5 recipe, with
+    caption dropout; scored on prompts held in and held out, and without a caption."""
+    from cvbook import captions, checkpoints, diffusion, metrics, models, text2image
+
+    k, sched = spec["knobs"], spec["schedule"]
+    ae = checkpoints.load(spec["latent"])
+    thresholds = captions.fit(ds.x_train, ds.y_train)
+    x, _, _, ids = text2image_data(ds, thresholds, k["caption_seed"])
+    model = text2image.TextDiffusion(
+        _builder(spec)(), getattr(diffusion, f"{sched['kind']}_schedule")(sched["T"]), ae,
+        caption_dropout=k["caption_dropout"], ema=k["ema"], prediction=sched["prediction"],
+        min_snr=k["min_snr"], ema_warmup=k["ema_warmup"])
+    steps = k["epochs"] * int(np.ceil(len(x) / k["batch_size"]))
+    model.compile(optimizer=diffusion.optimizer(k["learning_rate"], steps, k["warmup_steps"],
+                                                k["final_lr_fraction"], k["weight_decay"]))
+    model.fit(ae.encode(x), ids, epochs=k["epochs"], batch_size=k["batch_size"], verbose=0,
+              callbacks=[models.epoch_log()])
+    scores = prompt_following(model, thresholds, k["guidance"], k["samples_per_combination"])
+    result = metrics.reference_scorer().score(model.sample([""] * 1000, seed=1))
+    scores.update(frechet_empty_1000=result.frechet, kid_empty_1000=result.kid)
+    return model.ema_network, scores, (
+        f"{k['epochs']} epochs over {len(x):,} captioned images, batch {k['batch_size']}, "
+        f"T={sched['T']}, v-prediction, Min-SNR-{k['min_snr']:g}, caption dropout "
+        f"{k['caption_dropout']:g}")
+
+
 def _detector(name, spec, ds):
     """The detection chapter's full profile: scenes from the training garments, the detector
     started from the ``backbone`` checkpoint, flips with their boxes; COCO mAP on test scenes."""
@@ -270,7 +358,7 @@ def _detector(name, spec, ds):
 
 
 TRAIN = {"scorer": _classifier, "second_scorer": _classifier, "cnn": _classifier, "dcgan": _dcgan, "cgan": _cgan,
-         "diffusion": _diffusion,
+         "diffusion": _diffusion, "autoencoder": _autoencoder, "text2image": _text2image,
          "resnet": _resnet, "backbone": _resnet, "detector": _detector}
 
 
@@ -294,7 +382,18 @@ def fingerprint(name: str, model) -> dict:
         test = data.scenes(200, "test", seed=1)
         boxes = detection.Detector(model).detect(test.images)
         return {"map50_200": detection.coco_map(test.boxes, test.labels, *boxes, 10)["map50"]}
+    if name == "autoencoder":  # reconstruction error on 2000 test images
+        ds = data.load("fashion_mnist", n_train=1, n_test=2000, seed=0)
+        return {"test_mse_2000": float(np.mean((model.decode(model.encode(ds.x_test))
+                                                - ds.x_test) ** 2))}
     scorer = metrics.reference_scorer()
+    if name == "text2image":  # class agreement of 100 guided samples, ten prompts
+        from cvbook import captions
+
+        labels = np.arange(100) % 10
+        prompts = [f"a {captions.CLASS_WORDS[c]}" for c in labels]
+        images = model.sample(prompts, steps=10, guidance=2.0, seed=0)
+        return {"agreement_ddim10_100": scorer.accuracy(images, labels)}
     if name == "dcgan":
         return {"frechet_200": scorer.score(dcgan_samples(model, 200)).frechet}
     if name == "cgan":
@@ -331,8 +430,8 @@ def build(names) -> None:
         clean.save_weights(os.path.join(checkpoints.WEIGHTS_DIR, file))
         entries[name] = dict(
             what=spec["what"], file=file, builder=spec["builder"],
-            builder_kwargs=spec["builder_kwargs"], **({"schedule": spec["schedule"]}
-                                                       if "schedule" in spec else {}),
+            builder_kwargs=spec["builder_kwargs"],
+            **{key: spec[key] for key in ("schedule", "latent") if key in spec},
             command=COMMAND, dataset=_dataset_text(spec, ds),
             profile="full", knobs=spec["knobs"], training=training,
             wall_seconds=round(seconds, 1), hardware=device(), date=str(datetime.date.today()),
@@ -354,6 +453,14 @@ def _dataset_text(spec, ds) -> str:
     if "n_train" in spec["knobs"]:
         return (f"{spec['knobs']['n_train']:,} detection scenes (cvbook.data.scenes) of "
                 f"Fashion-MNIST training garments")
+    if "caption_seed" in spec["knobs"]:
+        from cvbook import captions
+
+        thresholds = captions.fit(ds.x_train, ds.y_train)
+        held = captions.held_out(ds.y_train, captions.attributes(ds.x_train, ds.y_train,
+                                                                  thresholds))
+        return (f"Fashion-MNIST, the {int((~held).sum()):,} training images outside the "
+                f"held-out combinations, captioned by cvbook.captions")
     classes = spec["knobs"].get("classes")
     if classes:
         return (f"Fashion-MNIST, the {int(np.isin(ds.y_train, classes).sum()):,} training "

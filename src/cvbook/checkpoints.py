@@ -84,8 +84,9 @@ def load(name: str):
     """The model of checkpoint ``name`` with its shipped weights.
 
     A checkpoint with a ``schedule`` (``diffusion``) comes back as a ready-to-sample
-    :class:`cvbook.diffusion.Diffusion` (its U-Net holds the EMA weights); every other
-    checkpoint as a Keras model.
+    :class:`cvbook.diffusion.Diffusion` (its U-Net holds the EMA weights), one that also has a
+    ``latent`` autoencoder (``text2image``) as a :class:`cvbook.text2image.TextDiffusion`;
+    every other checkpoint as a Keras model.
     """
     file = path(name)
     model = build(name)
@@ -100,6 +101,11 @@ def load(name: str):
 
         sched = record(name)["schedule"]
         schedule = getattr(diffusion, f"{sched['kind']}_schedule")(sched["T"])
+        if "latent" in record(name):  # text-to-image: its autoencoder decodes the samples
+            from . import text2image
+
+            return text2image.TextDiffusion(model, schedule, load(record(name)["latent"]),
+                                            prediction=sched.get("prediction", "eps"))
         return diffusion.Diffusion(model, schedule,
                                    num_classes=record(name)["builder_kwargs"].get("num_classes"),
                                    prediction=sched.get("prediction", "eps"))
