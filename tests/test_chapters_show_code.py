@@ -20,8 +20,8 @@ import pytest
 import notebooks as nbtools
 
 IDEA_MODULES = ("gan", "diffusion", "models", "metrics", "applications", "transfer",
-                "detection", "translation")  # data, plots, profiles: plumbing
-ALIASES = {"app": "applications"}  # `from cvbook import applications as app`
+                "detection", "translation", "captions", "text2image")  # data, plots: plumbing
+ALIASES = {"app": "applications", "t2i": "text2image"}  # `from cvbook import ... as app`
 PLUMBING = {"cvbook.models.epoch_log",  # a progress printer, not an idea of the course
             # selecting and counting images; the online path's download wrapper (the prose
             # names the one Keras call it makes)
@@ -38,7 +38,14 @@ PLUMBING = {"cvbook.models.epoch_log",  # a progress printer, not an idea of the
             # the box arrays' shape and xyxy checks, shared by encode, nms and coco_map
             "cvbook.detection._boxes_and_labels",
             # shuffling and batching the translation pairs (and checking they match)
-            "cvbook.translation.paired_dataset", "cvbook.translation.unpaired_dataset"}
+            "cvbook.translation.paired_dataset", "cvbook.translation.unpaired_dataset",
+            # the text-to-image chapter's: selecting the held-out images, writing and listing
+            # the test prompts, the prompts' checks, the tokenizer's lower-casing, the
+            # denoisers' three Input layers, and sample()'s argument checks
+            "cvbook.captions.held_out", "cvbook.text2image.prompt",
+            "cvbook.text2image.test_combinations", "cvbook.text2image._checked_prompts",
+            "cvbook.text2image._standardize", "cvbook.text2image._inputs",
+            "cvbook.text2image.TextDiffusion._checked_sample_args"}
 CHAPTERS = nbtools.notebooks(["chapters"])
 
 

@@ -45,7 +45,9 @@ QUICK = {"epochs": 1, "overfit_epochs": 1, "seg_epochs": 1, "n_train": 300, "n_v
          "checkpoint_steps": 2, "n_checkpoint": 20, "n_samples": 20, "n_guided": 20,
          "sweep_steps": 2, "per_class": 2, "gen_per_class": 2, "sample_steps": 2, "n_edit": 20,
          "edit_steps": 2, "sr_steps": 2, "sr_gan_steps": 2, "shots": [2, 5], "skip_steps": 5,
-         "cycle_epochs": 1, "cycle_steps": 5, "cycle_seeds": 1,
+         "cycle_epochs": 1, "cycle_steps": 5, "cycle_seeds": 1, "live_images": 256,
+         "live_epochs": 1, "live_per_combo": 1, "per_combo": 1, "timing_steps": 1,
+         "per_prompt": 1,
          # the labs' outcome checks: a tiny run cannot reach the real targets
          "target_accuracy": 0.0, "frozen_target": 0.0, "max_ratio": 100.0,
          "min_coverage": 0.0,
@@ -134,6 +136,20 @@ PROFILES: dict[str, dict[str, dict]] = {
                      use_checkpoints=True, checkpoint_steps=50, n_checkpoint=2000,
                      checkpoint_guidances=(0.0, 1.0, 2.0, 3.0, 4.0), n_guided=1000,
                      sweep_steps=50),
+    },
+    "text2image": {
+        "smoke": dict(n_test=2000, live_images=6400, live_epochs=1, batch_size=64,
+                      learning_rate=2e-3, warmup_steps=20, ema=0.999, caption_dropout=0.1,
+                      timing_steps=10, live_per_combo=10, per_combo=20, sample_steps=15,
+                      guidances=(0.0, 1.0, 2.0, 4.0), guidance=2.0),
+        "full": dict(n_test=None, live_images=None, live_epochs=5, batch_size=128,
+                     learning_rate=2e-3, warmup_steps=300, ema=0.999, caption_dropout=0.1,
+                     timing_steps=20, live_per_combo=50, per_combo=100, sample_steps=50,
+                     guidances=(0.0, 1.0, 2.0, 3.0, 4.0), guidance=2.0),
+    },
+    "lab-text2image": {
+        "smoke": dict(n_test=1000, per_prompt=8, sample_steps=15, guidance=2.0),
+        "full": dict(n_test=None, per_prompt=50, sample_steps=50, guidance=2.0),
     },
     "applications": {
         "smoke": dict(dataset="fashion_mnist", n_test=1000, per_class=10, gen_per_class=20,
