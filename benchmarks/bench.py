@@ -50,6 +50,9 @@ TARGETS = [
      None, None),
     ("full", "chapters/05_diffusion.ipynb", "diffusion chapter under 45 minutes on a 2-core CPU",
      2700, None, None),
+    ("full", "chapters/05b_text_to_image.ipynb",
+     "text-to-image: the class asked for in at least 90% of samples on the held-out "
+     "combinations (w = 2)", None, "w2_class_held_out", 0.9),
 ]
 
 # Changes of a profile's settings after which a notebook's older rows measured something else:
