@@ -148,7 +148,9 @@ def test_solution_is_the_lab_solved(rel):
             exercises += 1
             assert "TODO" in a.source and "TODO" not in b.source
         elif a.cell_type == "markdown" and a.source.startswith("# "):
-            assert b.source.startswith(a.source.splitlines()[0])  # title gains "(solution)"
+            title = a.source.splitlines()[0]
+            assert b.source.splitlines()[0] == title + " (solution)", "the solution's title"
+            assert b.source.splitlines()[1:] == a.source.splitlines()[1:]
         else:
             assert a.source == b.source
     checks = [c for c in lab if c.cell_type == "code" and "check" in c.source
