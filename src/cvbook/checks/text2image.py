@@ -20,23 +20,11 @@ import re
 import numpy as np
 
 from . import LabCheckError, call, expect, guarded, passed, require
+from .diffusion import _as_array, _close  # as checks.applications does
 
 # Words of the errors NumPy, TensorFlow and Keras raise when two shapes do not fit.
 _SHAPE_WORDS = ("shape", "mismatch", "align", "broadcast", "incompatible", "dimension",
                 "size")
-
-
-def _close(a, b) -> bool:
-    a, b = np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")
-    return a.shape == b.shape and np.allclose(a, b, rtol=1e-4, atol=1e-5)
-
-
-def _as_array(value, what: str) -> np.ndarray:
-    try:
-        return np.asarray(value, dtype="float64")
-    except (TypeError, ValueError):
-        raise LabCheckError(f"{what} returned {type(value).__name__}; expected a NumPy "
-                            f"array.") from None
 
 
 def _shape_error(err: Exception) -> str:
